@@ -1,0 +1,1 @@
+"""labkit: an autograded course-assignment kit for the MNIST logistic-regression lab."""

