@@ -462,28 +462,48 @@ def check_scores(scores: dict[str, float], questions: list[Question], *, expect:
         raise ReleaseError(f"{which}, graded with the built zip: " + "; ".join(wrong))
 
 
+def check_graded(
+    zip_path: Path, notebook: Path, questions: list[Question], work_dir: Path, *, expect: str
+) -> None:
+    """Gate: grade ``notebook`` with the built zip and check its scores (see ``check_scores``)."""
+    check_scores(grade_with_otter_run(zip_path, notebook, work_dir), questions, expect=expect)
+
+
 def verify_release(release: Path, questions: list[Question], work_dir: Path) -> None:
-    """Run every gate on a built release (cheap ones first); raise ReleaseError on the first."""
-    check_hidden_tests(questions)
-    check_no_leaks(release / "student_template", questions)
+    """Run every gate on a built release; raise one ReleaseError listing each gate that failed."""
+    failures: list[str] = []
+
+    def gate(check, *args, **kwargs):
+        try:
+            check(*args, **kwargs)
+        except ReleaseError as exc:
+            failures.append(str(exc))
+
+    gate(check_no_leaks, release / "student_template", questions)
     zip_path = release / "autograder" / ZIP_NAME
     with ThreadPoolExecutor(max_workers=3) as pool:
-        runs = pool.submit(check_student_runs, release / "student_template", work_dir)
-        solution = pool.submit(
-            grade_with_otter_run,
-            zip_path,
-            release / "solutions" / NOTEBOOK_NAME,
-            work_dir / "solution",
+        futures = [pool.submit(gate, check_student_runs, release / "student_template", work_dir)]
+        for expect, notebook in (
+            ("full", release / "solutions" / NOTEBOOK_NAME),
+            ("zero", release / "student_template" / NOTEBOOK_NAME),
+        ):
+            futures.append(
+                pool.submit(
+                    gate,
+                    check_graded,
+                    zip_path,
+                    notebook,
+                    questions,
+                    work_dir / expect,
+                    expect=expect,
+                )
+            )
+        for future in futures:
+            future.result()  # anything but a failed gate propagates
+    if failures:
+        raise ReleaseError(
+            "the release failed verification:\n  - " + "\n  - ".join(sorted(failures))
         )
-        blank = pool.submit(
-            grade_with_otter_run,
-            zip_path,
-            release / "student_template" / NOTEBOOK_NAME,
-            work_dir / "blank",
-        )
-        runs.result()
-        check_scores(solution.result(), questions, expect="full")
-        check_scores(blank.result(), questions, expect="zero")
 
 
 # --- publishing -----------------------------------------------------------------------------------
@@ -520,6 +540,7 @@ def check_release(*, root: Path = REPO_ROOT) -> list[str]:
 def _build_verified(root: Path, work_dir: Path, *, verify: bool) -> tuple[Path, list[Question]]:
     source_dir = root / SOURCE_NOTEBOOK.parent
     _, questions = read_source(source_dir)
+    check_hidden_tests(questions)
     release = build_tree(source_dir, work_dir)
     execute_solution(release, work_dir)
     if verify:

@@ -1,0 +1,242 @@
+"""`labkit release`: reproducible builds, each verification gate, --check, and nothing lost."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from click.testing import CliRunner
+
+from labkit import release
+from labkit.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for name in release.RELEASE_DIRS
+        for p in sorted((root / name).rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def checkout(tmp_path):
+    """A copy of the repository's source with a committed release standing in place."""
+    shutil.copytree(ROOT / "assignment", tmp_path / "assignment")
+    for name in release.RELEASE_DIRS:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "committed.txt").write_text(f"the committed {name}\n")
+    return tmp_path
+
+
+def _edit_source(root: Path, edit) -> None:
+    path = root / release.SOURCE_NOTEBOOK
+    nb = nbformat.read(path, as_version=4)
+    edit(nb.cells)
+    nbformat.write(nb, path)
+
+
+def _cell_index(cells, text: str) -> int:
+    return next(i for i, c in enumerate(cells) if text in c.source)
+
+
+def _assert_refused(root: Path, *fragments: str) -> None:
+    before = _snapshot(root)
+    result = CliRunner().invoke(main, ["release", "--root", str(root)])
+    assert result.exit_code == 1, result.output
+    for fragment in fragments:
+        assert fragment in result.output, result.output
+    assert _snapshot(root) == before
+    assert not list(root.glob(".release-staging-*"))
+
+
+# --- bad input: refused before anything is built -------------------------------------------------
+
+
+def test_test_with_syntax_error_is_named(checkout):
+    """Is a test cell with a syntax error named by cell and question, the release untouched?"""
+
+    def edit(cells):
+        i = _cell_index(cells, "def test_softmax_vector")
+        cells[i].source = cells[i].source.replace("problems = 0", "problems = = 0")
+
+    _edit_source(checkout, edit)
+    _assert_refused(checkout, "logreg_digits.ipynb, cell", "a test of q_softmax", "syntax error")
+
+
+def test_question_without_tests_is_named(checkout):
+    """Is an autograded question whose tests were deleted named?"""
+
+    def edit(cells):
+        begin = _cell_index(cells, "name: q_predict")
+        start = next(i for i in range(begin, len(cells)) if cells[i].source == "# BEGIN TESTS")
+        end = next(i for i in range(start, len(cells)) if cells[i].source == "# END TESTS")
+        del cells[start : end + 1]
+
+    _edit_source(checkout, edit)
+    _assert_refused(checkout, "question q_predict is autograded but has no tests")
+
+
+def test_missing_data_file_is_named(checkout):
+    """Is a file listed in the ASSIGNMENT CONFIG but absent named?"""
+    shutil.rmtree(checkout / "assignment" / "hidden_photos")
+    _assert_refused(
+        checkout, "hidden_photos: missing (listed in ASSIGNMENT CONFIG 'autograder_files')"
+    )
+
+
+def test_broken_assignment_config_is_named(checkout):
+    """Is broken YAML in the ASSIGNMENT CONFIG cell named by cell?"""
+
+    def edit(cells):
+        cells[0].source = cells[0].source.replace("files:\n  - data", "files:\n  - data\n - [oops")
+
+    _edit_source(checkout, edit)
+    _assert_refused(checkout, "cell 1 (ASSIGNMENT CONFIG): broken YAML")
+
+
+def test_question_without_hidden_tests_is_refused(checkout):
+    """Gate: is a question whose every test is public refused, naming it?"""
+
+    def edit(cells):
+        i = _cell_index(cells, "def test_predict_random")
+        cells[i].source = cells[i].source.replace("hidden: true", "hidden: false")
+
+    _edit_source(checkout, edit)
+    _assert_refused(checkout, "no hidden test for question(s) q_predict")
+
+
+# --- gates that need the built release -----------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_hidden_test_leaking_into_the_student_notebook_is_refused(checkout):
+    """Gate: is a hidden test's line pasted into a prompt caught, naming the file and question?"""
+
+    def edit(cells):
+        i = _cell_index(cells, "def test_softmax_batch")
+        leaked = next(line for line in cells[i].source.splitlines() if "z[2] += 800.0" in line)
+        j = _cell_index(cells, "**Question (`q_softmax`).**")
+        cells[j].source += f"\n\nHint:\n\n    {leaked.strip()}    # and more"
+        cells[j].source += "\n    e = np.exp(z - z.max(axis=1, keepdims=True))"
+
+    _edit_source(checkout, edit)
+    _assert_refused(
+        checkout,
+        "student_template/logreg_digits.ipynb shows a line of a hidden test of q_softmax",
+    )
+
+
+@pytest.mark.slow
+def test_failing_solution_is_refused(checkout):
+    """Gate: does a solution that loses points fail the release, naming the question?"""
+
+    def edit(cells):
+        i = _cell_index(cells, "def softmax(z):")
+        cells[i].source = cells[i].source.replace("np.max(z, axis=-1, keepdims=True)", "0")
+
+    _edit_source(checkout, edit)
+    _assert_refused(checkout, "the solution, graded with the built zip: q_softmax scored")
+
+
+@pytest.mark.slow
+def test_blank_that_earns_points_is_refused(checkout):
+    """Gate: does a hidden test that a blank passes fail the release, naming the question?"""
+
+    def edit(cells):
+        i = _cell_index(cells, "def test_z_uses_intercept")
+        test = nbformat.v4.new_code_cell(
+            '""" # BEGIN TEST CONFIG\nhidden: true\npoints: 1\n""" # END TEST CONFIG\n'
+            "def test_z_defined(compute_z):\n    assert callable(compute_z)"
+        )
+        cells.insert(i + 1, test)
+        q = _cell_index(cells, "name: q_z")
+        cells[q].source = cells[q].source.replace("points: 2", "points: 3")
+
+    _edit_source(checkout, edit)
+    _assert_refused(checkout, "the blank student notebook, graded with the built zip: q_z scored 1")
+
+
+@pytest.mark.slow
+def test_student_notebook_failing_before_first_blank_is_refused(checkout):
+    """Gate: does an error before the first blank fail the release, naming the cell?"""
+
+    def edit(cells):
+        i = _cell_index(cells, "X_train_scaled = X_train / 255.0")
+        cells[i].source = cells[i].source.replace("X_train / 255.0", "X_train / scale_factor")
+
+    _edit_source(checkout, edit)
+    _assert_refused(checkout, "(before the first blank) raises NameError")
+
+
+# --- reproducibility and --check -----------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_two_builds_give_the_same_bytes(tmp_path):
+    """Do two builds of the same source, in different folders, give byte-identical releases?"""
+    trees = []
+    for name in ("first", "second"):
+        root = tmp_path / name
+        shutil.copytree(ROOT / "assignment", root / "assignment")
+        release.build_release(root=root, verify=False)
+        trees.append(_snapshot(root))
+    assert trees[0].keys() == trees[1].keys()
+    assert [k for k in trees[0] if trees[0][k] != trees[1][k]] == []
+    assert "autograder/logreg_digits-autograder.zip" in trees[0]
+    assert any(k.startswith("student_template/photos/") for k in trees[0])
+
+
+@pytest.mark.slow
+def test_committed_release_is_what_the_source_produces():
+    """Is the committed release current (CI fails when assignment/ changed without a rebuild)?"""
+    result = CliRunner().invoke(main, ["release", "--check"])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.slow
+def test_check_names_edited_and_stale_files(tmp_path):
+    """Does --check name a hand-edited generated file, a stray file and a source edit?"""
+    shutil.copytree(ROOT / "assignment", tmp_path / "assignment")
+    for name in release.RELEASE_DIRS:
+        shutil.copytree(ROOT / name, tmp_path / name)
+    with (tmp_path / "student_template" / "photos" / "digit_0_a.jpg").open("ab") as f:
+        f.write(b"\0")
+    (tmp_path / "autograder" / "notes.txt").write_text("stray\n")
+
+    def edit(cells):
+        i = _cell_index(cells, "## Prepare data")
+        cells[i].source += "\n\nA sentence the instructor added."
+
+    _edit_source(tmp_path, edit)
+    result = CliRunner().invoke(main, ["release", "--check", "--root", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "student_template/photos/digit_0_a.jpg (differs" in result.output
+    assert "autograder/notes.txt (not produced by the source)" in result.output
+    assert "student_template/logreg_digits.ipynb (differs" in result.output
+    assert "solutions/logreg_digits.ipynb (differs" in result.output
+
+
+@pytest.mark.slow
+def test_release_publishes_exactly_the_release_files(checkout):
+    """Does a good build replace the old release with exactly the three generated folders?"""
+    result = CliRunner().invoke(main, ["release", "--root", str(checkout)])
+    assert result.exit_code == 0, result.output
+    files = set(_snapshot(checkout))
+    assert "autograder/logreg_digits-autograder.zip" in files
+    assert not any(name.endswith("committed.txt") for name in files)
+    student = {f for f in files if f.startswith("student_template/")}
+    expected = {"student_template/logreg_digits.ipynb", "student_template/data/mnist_10k.npz"}
+    assert expected <= student
+    assert all(
+        f in expected or f.startswith("student_template/photos/digit_") or f.endswith(".md")
+        for f in student
+    ), student
+    assert set(f for f in files if f.startswith("solutions/")) == {"solutions/logreg_digits.ipynb"}
+    assert "q_l1_sweep" in result.output and "sha256" in result.output
+    assert "15 points autograded, 5 graded by hand" in result.output
