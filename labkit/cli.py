@@ -111,5 +111,53 @@ def release(root: Path, check: bool):
     click.echo(summary.render())
 
 
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "-a",
+    "--autograder",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The autograder zip (autograder/logreg_digits-autograder.zip).",
+)
+@click.option(
+    "-o",
+    "--output-dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the gradebook, summary and per-submission results go.",
+)
+@click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), help="Submissions graded at once [cores]."
+)
+@click.option(
+    "--timeout", default=300.0, show_default=True, help="Seconds one submission may take."
+)
+@click.option(
+    "--memory",
+    "memory_mb",
+    default=2048,
+    show_default=True,
+    help="Megabytes a submission may allocate.",
+)
+@click.option("--force", is_flag=True, help="Regrade submissions that were already graded.")
+def grade(paths, autograder, output_dir, jobs, timeout, memory_mb, force):
+    """Grade a folder of submissions in parallel, without Docker, into a gradebook."""
+    from labkit import grading
+
+    with _errors_as_exit(grading.GradingError):
+        result = grading.grade_batch(
+            list(paths),
+            autograder=autograder,
+            output_dir=output_dir,
+            jobs=jobs,
+            timeout=timeout,
+            memory_mb=memory_mb,
+            force=force,
+        )
+    click.echo(grading.summary_text(result))
+    click.echo(f"gradebook: {output_dir / 'gradebook.csv'}; plots: {output_dir / 'summary.png'}")
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,199 @@
+"""`labkit grade`: hostile submissions, resuming, interruption, and the gradebook it writes.
+
+The hostile fixtures in ``tests/hostile/`` are each named by what they do; ``expected.csv`` gives
+the status each must get (and the total, where it is graded). Scores equal to ``otter run``'s are
+checked on the whole corpus in ``test_corpus.py``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from labkit import grading
+from labkit.cli import main
+
+TESTS = Path(__file__).resolve().parent
+HOSTILE = TESTS / "hostile"
+SOLUTION = TESTS / "submissions" / "solution.ipynb"
+BLANK = TESTS / "submissions" / "blank.ipynb"
+
+
+def _read_gradebook(path: Path) -> dict[str, dict[str, str]]:
+    with path.open(newline="") as f:
+        return {row["submission"]: row for row in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="module")
+def hostile_batch(tmp_path_factory, autograder_zip):
+    """The hostile fixtures plus an honest solution, graded in one batch with a short timeout."""
+    root = tmp_path_factory.mktemp("hostile")
+    inbox = root / "inbox" / "submissions"
+    shutil.copytree(HOSTILE, inbox, ignore=shutil.ignore_patterns("expected.csv"))
+    shutil.copy(SOLUTION, inbox / "honest.ipynb")
+    out = root / "out"
+    result = grading.grade_batch(
+        [inbox], autograder=autograder_zip, output_dir=out, timeout=40, progress=False
+    )
+    return root, out, result
+
+
+def _expected_hostile() -> list[dict[str, str]]:
+    with (HOSTILE / "expected.csv").open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_every_hostile_fixture_has_an_expected_status():
+    """Does expected.csv list exactly the fixtures in tests/hostile/?"""
+    listed = {row["submission"] for row in _expected_hostile()}
+    assert listed == {p.name for p in HOSTILE.iterdir() if p.name != "expected.csv"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("row", _expected_hostile(), ids=lambda row: row["submission"])
+def test_hostile_submission_gets_its_status(hostile_batch, row):
+    """Does each hostile submission get its status, total and a message saying why?"""
+    _, out, _ = hostile_batch
+    graded = _read_gradebook(out / "gradebook.csv")[row["submission"]]
+    assert graded["status"] == row["status"], graded
+    assert row["message"] in graded["message"], graded
+    if row["total"]:
+        assert float(graded["total"]) == float(row["total"]), graded
+    stored = json.loads((out / row["submission"] / "results.json").read_text())
+    assert stored["status"] == row["status"]
+    assert (
+        (out / row["submission"] / "feedback.txt")
+        .read_text()
+        .startswith(f"Submission: {row['submission']}")
+    )
+
+
+@pytest.mark.slow
+def test_hostile_submissions_do_not_affect_the_others(hostile_batch):
+    """Does an honest submission graded beside them still earn every point, per question?"""
+    root, out, result = hostile_batch
+    honest = _read_gradebook(out / "gradebook.csv")["honest.ipynb"]
+    points = result.points
+    assert {q: float(honest[q]) for q in points} == points
+    assert honest["status"] == "ok" and float(honest["total"]) == sum(points.values())
+    assert not list(root.rglob("outside.txt")), "a zip entry was written outside"
+    assert not (HOSTILE.parent / "outside.txt").exists()
+
+
+@pytest.mark.slow
+def test_gradebook_and_summary(hostile_batch):
+    """Is there one row per file with every column, a summary.png and a summary text?"""
+    _, out, result = hostile_batch
+    with (out / "gradebook.csv").open(newline="") as f:
+        header = next(csv.reader(f))
+    assert header == ["submission", *result.points, "total", "max_total", "status", "message"]
+    rows = _read_gradebook(out / "gradebook.csv")
+    assert len(rows) == len(_expected_hostile()) + 1
+    assert all(row["max_total"] == "15" for row in rows.values())
+    assert (out / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = grading.summary_text(result)
+    assert "q_softmax" in text and "ok 4, error 1, timeout 1, invalid 6" in text
+
+
+@pytest.mark.slow
+def test_feedback_shows_public_checks_but_no_hidden_test(hostile_batch):
+    """Does a student's feedback show scores and the public checks, and no hidden test?"""
+    _, out, _ = hostile_batch
+    feedback = (out / "honest.ipynb" / "feedback.txt").read_text()
+    assert "Score: 15 / 15" in feedback and "q_z" in feedback
+    assert "test_z_random_models" not in feedback and "hidden" not in feedback.lower()
+
+
+@pytest.mark.slow
+def test_rerun_skips_graded_submissions_unless_forced(tmp_path, autograder_zip):
+    """Does a rerun skip what was graded with the same zip and bytes, and --force regrade it?"""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(BLANK, inbox / "blank.ipynb")
+    (inbox / "notes.txt").write_text("not a submission\n")
+    out = tmp_path / "out"
+    args = ["grade", str(inbox), "-a", str(autograder_zip), "-o", str(out)]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    stamp = (out / "blank.ipynb" / "results.json").stat().st_mtime_ns
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0 and "2 already graded" in again.output
+    assert (out / "blank.ipynb" / "results.json").stat().st_mtime_ns == stamp
+    shutil.copy(SOLUTION, inbox / "blank.ipynb")  # the student resubmitted
+    changed = CliRunner().invoke(main, args)
+    assert "1 already graded" in changed.output
+    assert _read_gradebook(out / "gradebook.csv")["blank.ipynb"]["total"] == "15"
+    forced = CliRunner().invoke(main, [*args, "--force"])
+    assert "0 already graded" in forced.output
+
+
+@pytest.mark.slow
+def test_interrupted_run_leaves_a_consistent_gradebook(tmp_path, autograder_zip):
+    """After Ctrl-C mid-batch: a row per file, no half-written file, and a rerun finishes."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for k in range(4):
+        shutil.copy(BLANK, inbox / f"student{k}.ipynb")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "labkit", "grade", str(inbox), "-a", str(autograder_zip)]
+    process = subprocess.Popen(
+        [*command, "-o", str(out), "-j", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 120
+    while not list(out.glob("*/results.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=60)
+    assert process.returncode != 0
+    rows = _read_gradebook(out / "gradebook.csv")
+    assert set(rows) == {f"student{k}.ipynb" for k in range(4)}
+    finished = {name for name, row in rows.items() if row["status"] != "pending"}
+    assert finished and finished != set(rows), rows
+    assert all((out / name / "results.json").exists() for name in finished)
+    assert not [p for p in out.rglob(".*") if p.is_file()], "a temporary file was left behind"
+    rerun = subprocess.run([*command, "-o", str(out)], capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{len(finished)} already graded" in rerun.stdout
+    assert {row["status"] for row in _read_gradebook(out / "gradebook.csv").values()} == {"ok"}
+
+
+def test_unknown_path_and_bad_zip_are_clear_errors(tmp_path):
+    """Do a missing path and a non-zip autograder fail with a message naming them?"""
+    bogus = tmp_path / "autograder.zip"
+    bogus.write_text("not a zip")
+    result = CliRunner().invoke(
+        main, ["grade", str(BLANK), "-a", str(bogus), "-o", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 1 and "not a readable autograder zip" in result.output
+    with pytest.raises(grading.GradingError, match="no such file or folder"):
+        grading.find_submissions([tmp_path / "missing"])
+
+
+def test_clashing_submission_names_are_refused(tmp_path):
+    """Are two submissions with one name (from two folders) refused before grading?"""
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(BLANK, tmp_path / folder / "alice.ipynb")
+    with pytest.raises(grading.GradingError, match="two submissions are named alice.ipynb"):
+        grading.find_submissions([tmp_path / "a", tmp_path / "b"])
+
+
+def test_gradescope_export_folders_are_one_submission_each(tmp_path):
+    """Is each folder of a Gradescope bulk export one submission, its notebook found inside?"""
+    export = tmp_path / "export"
+    (export / "submission_1").mkdir(parents=True)
+    shutil.copy(BLANK, export / "submission_1" / "logreg_digits.ipynb")
+    (export / "submission_metadata.yml").write_text("{}\n")
+    (submission,) = grading.find_submissions([export])
+    assert submission.name == "submission_1"
+    name, data = grading.read_notebook(submission.path)
+    assert name == "logreg_digits.ipynb" and data == BLANK.read_bytes()
