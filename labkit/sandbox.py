@@ -44,6 +44,7 @@ PRELOAD = (
     "otter",
     "otter.execute",
     "otter.run.run_autograder",
+    "otter.run.run_autograder.runners.python_runner",
     "otter.test_files",
 )
 
@@ -133,6 +134,7 @@ def grade_notebook_in_process(
         shell_config = Config()
         shell_config.HistoryManager.enabled = False
         shell = InteractiveShell.instance(config=shell_config, colors="NoColor")
+        shell.InteractiveTB.set_mode("Plain")  # tracebacks only reach the grading log
         for cell in nb.cells:
             if cell.cell_type != "code":
                 continue

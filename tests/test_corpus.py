@@ -34,6 +34,7 @@ POINTS = {
 }
 QUESTIONS = list(POINTS)
 BLANK = "blank"
+GRADED_BY_OTTER = {"test_submission_scores", "test_labkit_grade_matches_otter_run"}
 GRADING_WORKERS = 2  # one otter process per core of the CI machine
 OTTER_RUN_TIMEOUT = 900  # seconds for one submission
 # One BLAS thread per kernel, so that the two graders running at once don't fight over the cores.
@@ -93,13 +94,43 @@ def corpus_scores(request, autograder_zip, tmp_path_factory) -> dict[str, dict[s
         {
             item.callspec.params["submission"]
             for item in request.session.items
-            if getattr(item, "originalname", None) == "test_submission_scores"
+            if getattr(item, "originalname", None) in GRADED_BY_OTTER
         }
     )
     root = tmp_path_factory.mktemp("graded")
     with ThreadPoolExecutor(max_workers=GRADING_WORKERS) as pool:
         scores = pool.map(lambda name: grade(name, autograder_zip, root / name), names)
         return dict(zip(names, scores, strict=True))
+
+
+@pytest.fixture(scope="session")
+def labkit_scores(autograder_zip, tmp_path_factory) -> dict[str, dict[str, float] | str]:
+    """Grade the whole corpus in one ``labkit grade`` batch."""
+    from labkit import grading
+
+    inbox = tmp_path_factory.mktemp("inbox")
+    for path in SUBMISSIONS.glob("*.ipynb"):
+        shutil.copy(path, inbox / path.name)
+    result = grading.grade_batch(
+        [inbox],
+        autograder=autograder_zip,
+        output_dir=tmp_path_factory.mktemp("labkit-grade"),
+        progress=False,
+    )
+    return {
+        Path(o.submission).stem: (o.scores if o.status == "ok" else f"{o.status}: {o.message}")
+        for o in result.outcomes
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("submission", sorted(EXPECTED))
+def test_labkit_grade_matches_otter_run(submission, corpus_scores, labkit_scores):
+    """Does ``labkit grade`` give each question the very score ``otter run`` gives?"""
+    otter, labkit = corpus_scores[submission], labkit_scores[submission]
+    if isinstance(otter, str) or isinstance(labkit, str):
+        pytest.fail(f"otter run: {otter}\nlabkit grade: {labkit}")
+    assert {q: labkit.get(q) for q in QUESTIONS} == {q: otter.get(q) for q in QUESTIONS}
 
 
 @pytest.mark.slow

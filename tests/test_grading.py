@@ -197,3 +197,51 @@ def test_gradescope_export_folders_are_one_submission_each(tmp_path):
     assert submission.name == "submission_1"
     name, data = grading.read_notebook(submission.path)
     assert name == "logreg_digits.ipynb" and data == BLANK.read_bytes()
+
+
+@pytest.mark.slow
+def test_submissions_have_no_network(tmp_path, autograder_zip):
+    """Can a notebook reach a server on this machine? Outside the sandbox it can; inside, not."""
+    import copy
+    import http.server
+    import threading
+
+    import nbformat
+
+    requests = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            requests.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/probe"
+        probe = (
+            "import urllib.request\n"
+            "try:\n"
+            f"    urllib.request.urlopen({url!r}, timeout=5)\n"
+            "except OSError as exc:\n"
+            "    print('no network:', exc)\n"
+        )
+        exec(compile(probe, "probe", "exec"), {})  # the control: here the request arrives
+        assert requests == ["/probe"]
+        nb = copy.deepcopy(nbformat.read(BLANK, as_version=4))
+        nb.cells.insert(3, nbformat.v4.new_code_cell(probe))
+        inbox = tmp_path / "inbox"
+        inbox.mkdir()
+        nbformat.write(nb, inbox / "calls_home.ipynb")
+        result = grading.grade_batch(
+            [inbox], autograder=autograder_zip, output_dir=tmp_path / "out", progress=False
+        )
+    finally:
+        server.shutdown()
+    (outcome,) = result.outcomes
+    assert outcome.status == "ok", outcome.message
+    assert requests == ["/probe"], "the sandboxed notebook reached the server"
