@@ -19,13 +19,22 @@ def _errors_as_exit(*error_types: type[Exception]):
         raise click.ClickException(str(exc)) from exc
 
 
+_root_option = click.option(
+    "--root",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=data_module.REPO_ROOT,
+    show_default=True,
+    help="Repository root holding assignment/.",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="labkit")
 def main():
     """labkit: build, verify and grade the autograded MNIST logistic-regression lab."""
 
 
-@main.group()
+@main.group(short_help="Build or verify the embedded MNIST digits.")
 def data():
     """Build or verify the embedded MNIST subset (assignment/data/mnist_10k.npz)."""
 
@@ -63,14 +72,8 @@ def data_verify(path: Path):
     click.echo(f"{path}: ok (10000 digits, sha256 {data_module.EMBEDDED_SHA256[:12]}...)")
 
 
-@main.command()
-@click.option(
-    "--root",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    default=data_module.REPO_ROOT,
-    show_default=True,
-    help="Repository root holding assignment/.",
-)
+@main.command(short_help="Regenerate the sample photos of digits.")
+@_root_option
 def photos(root: Path):
     """Regenerate the synthetic sample photos (public and hidden sets)."""
     from labkit import photos as photos_module
@@ -80,14 +83,8 @@ def photos(root: Path):
     click.echo(f"wrote {len(written)} photos under {root / 'assignment'}")
 
 
-@main.command()
-@click.option(
-    "--root",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    default=data_module.REPO_ROOT,
-    show_default=True,
-    help="Repository root holding assignment/.",
-)
+@main.command(short_help="Build and verify the release (or --check it).")
+@_root_option
 @click.option(
     "--check",
     is_flag=True,
@@ -111,7 +108,7 @@ def release(root: Path, check: bool):
     click.echo(summary.render())
 
 
-@main.command()
+@main.command(short_help="Grade a folder of submissions into a gradebook.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "-a",

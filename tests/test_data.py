@@ -231,6 +231,7 @@ def test_cli_lists_commands_with_descriptions():
     """Does 'labkit --help' list each command with a one-line description?"""
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    for command in ("data", "photos"):
+    for command in ("data", "grade", "photos", "release"):
         line = next(line for line in result.output.splitlines() if line.strip().startswith(command))
         assert len(line.split(None, 1)) == 2, f"no description for {command}"
+        assert not line.endswith("..."), f"the description of {command} is cut: {line}"
