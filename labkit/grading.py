@@ -33,6 +33,7 @@ from pathlib import Path, PurePosixPath
 import nbformat
 
 from labkit import sandbox
+from labkit.atomic import write_atomically
 from labkit.data import sha256_of
 
 FINAL_STATUSES = ("ok", "error", "timeout", "invalid")
@@ -447,23 +448,11 @@ def _previous_outcome(output_dir: Path, submission: Submission, autograder: Auto
     return outcome if same else None
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_outcome(output_dir: Path, outcome: Outcome) -> None:
     """Write ``<submission>/feedback.txt`` and then ``<submission>/results.json``, atomically."""
     folder = output_dir / outcome.submission
-    _write_atomically(folder / "feedback.txt", feedback_text(outcome))
-    _write_atomically(folder / "results.json", json.dumps(dataclasses.asdict(outcome), indent=2))
+    write_atomically(folder / "feedback.txt", feedback_text(outcome))
+    write_atomically(folder / "results.json", json.dumps(dataclasses.asdict(outcome), indent=2))
 
 
 def feedback_text(outcome: Outcome) -> str:
@@ -503,7 +492,7 @@ def write_gradebook(path: Path, outcomes: list[Outcome], points: dict[str, float
                 message,
             ]
         )
-    _write_atomically(path, buffer.getvalue())
+    write_atomically(path, buffer.getvalue())
 
 
 def summary_text(result: BatchResult) -> str:
@@ -561,7 +550,4 @@ def write_summary_png(path: Path, result: BatchResult) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
-    fd, tmp = tempfile.mkstemp(prefix=".summary.", dir=path.parent)
-    with os.fdopen(fd, "wb") as f:
-        f.write(buffer.getvalue())
-    os.replace(tmp, path)
+    write_atomically(path, buffer.getvalue())

@@ -16,12 +16,12 @@ from __future__ import annotations
 import io
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFilter
 
+from labkit.atomic import write_atomically
 from labkit.data import CLASSES, REPO_ROOT, DataError, load_mnist
 
 SEED = 20240917
@@ -133,19 +133,6 @@ def _test_digits(root: Path) -> tuple[np.ndarray, np.ndarray]:
     return X_test, y_test
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
 def photo_plan(y_test: np.ndarray) -> list[tuple[Path, int]]:
     """Return ``(relative path, index into X_test)`` for every photo, public set first.
 
@@ -178,7 +165,7 @@ def build_photos(*, root: Path = REPO_ROOT) -> list[Path]:
         photo = render_photo(X_test[index], rng=np.random.default_rng([SEED, number]))
         buffer = io.BytesIO()
         photo.save(buffer, **JPEG_OPTIONS)
-        _write_atomic(path, buffer.getvalue())
+        write_atomically(path, buffer.getvalue())
         written.append(path)
     keep = set(written)
     for folder in (root / PUBLIC_DIR, root / HIDDEN_DIR):
