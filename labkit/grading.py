@@ -39,6 +39,7 @@ from labkit.data import sha256_of
 FINAL_STATUSES = ("ok", "error", "timeout", "invalid")
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
 _IGNORED_IN_ZIPS = ("__MACOSX/", ".ipynb_checkpoints/")
+LOG_NOTE = "flagged for review: the zip carried a .OTTER_LOG (a pickle), ignored unread"
 
 
 class GradingError(Exception):
@@ -191,6 +192,14 @@ def _notebook_from_zip(path: Path) -> tuple[str, bytes]:
         raise InvalidSubmission(f"not a readable zip ({exc})") from None
 
 
+def _carries_otter_log(path: Path) -> bool:
+    """Whether a submitted zip holds an ``.OTTER_LOG`` (never read here: it is a pickle)."""
+    if path.suffix != ".zip":
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(PurePosixPath(n).name == ".OTTER_LOG" for n in archive.namelist())
+
+
 def fingerprint(path: Path) -> str:
     """Return the sha256 of a submitted file, or of every file in a submitted folder."""
     digest = hashlib.sha256()
@@ -234,6 +243,8 @@ class Grader:
             outcome.message = f"cannot read the submission: {exc}"
         else:
             self._grade_notebook(name, notebook, outcome)
+            if _carries_otter_log(submission.path):
+                outcome.message = "; ".join(filter(None, [outcome.message, LOG_NOTE]))
         outcome.seconds = round(time.monotonic() - started, 2)
         return outcome
 

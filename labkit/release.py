@@ -35,6 +35,7 @@ ZIP_NAME = f"{ASSIGNMENT_NAME}-autograder.zip"
 RELEASE_DIRS = ("student_template", "solutions", "autograder")
 
 ANSWER_TAG = "otter_answer_cell"
+PLUGIN_FILES = ("__init__.py", "otter_plugin.py")  # labkit.otter_plugin and its package
 _ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 _EXECUTABLE_ENTRIES = {"run_autograder", "setup.sh"}
 # Single-threaded BLAS in every kernel the release starts, so printed floats never vary.
@@ -307,6 +308,10 @@ def build_tree(source_dir: Path, work_dir: Path) -> Path:
     unpacked = work_dir / "zip"
     with zipfile.ZipFile(built_zips[0]) as archive:
         archive.extractall(unpacked)
+    # The grading plugin travels in the zip, importable from its root on Gradescope.
+    (unpacked / "labkit").mkdir()
+    for name in PLUGIN_FILES:
+        shutil.copy2(Path(__file__).with_name(name), unpacked / "labkit" / name)
     write_zip(unpacked, release / "autograder" / ZIP_NAME)
 
     solutions = release / "solutions"
