@@ -91,8 +91,8 @@ class ReleaseSummary:
 # --- reading the source ---------------------------------------------------------------------------
 
 
-def read_source(source_dir: Path) -> tuple[dict, list[Question]]:
-    """Parse and check the source notebook; return its ASSIGNMENT CONFIG and its questions.
+def read_source(source_dir: Path) -> list[Question]:
+    """Parse and check the source notebook; return its questions.
 
     Raises ReleaseError naming the cell for a broken config, a test with a syntax error, an
     autograded question without tests, and naming the file for a missing data file.
@@ -142,7 +142,7 @@ def read_source(source_dir: Path) -> tuple[dict, list[Question]]:
                 raise ReleaseError(
                     f"{source_dir / name}: missing (listed in ASSIGNMENT CONFIG '{key}')"
                 )
-    return config, questions
+    return questions
 
 
 def _parse_yaml(source: str, *, where: str) -> dict:
@@ -544,7 +544,7 @@ def check_release(*, root: Path = REPO_ROOT) -> list[str]:
 
 def _build_verified(root: Path, work_dir: Path, *, verify: bool) -> tuple[Path, list[Question]]:
     source_dir = root / SOURCE_NOTEBOOK.parent
-    _, questions = read_source(source_dir)
+    questions = read_source(source_dir)
     check_hidden_tests(questions)
     release = build_tree(source_dir, work_dir)
     execute_solution(release, work_dir)
