@@ -128,7 +128,10 @@ def release(root: Path, check: bool):
     "-j", "--jobs", type=click.IntRange(min=1), help="Submissions graded at once [cores]."
 )
 @click.option(
-    "--timeout", default=300.0, show_default=True, help="Seconds one submission may take."
+    "--timeout",
+    default=300.0,
+    show_default=True,
+    help="Seconds one submission may take (the zip's own total limit applies too).",
 )
 @click.option(
     "--memory",

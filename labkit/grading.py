@@ -1,12 +1,13 @@
 """Batch grading for TAs: grade a folder of submissions with the autograder zip, without Docker.
 
-Each submission is graded by otter's own autograder in a sandboxed child forked from a warm
-server (``labkit.sandbox``), several at once, each in its own temporary folder with a wall-clock
-timeout. Everything a student uploaded is checked here first (empty files, broken JSON, zips with
-``../`` names or without exactly one notebook) and only the notebook itself is handed on: nothing
-of a zip is ever extracted, and no pickle or log a student made is ever read. Every file is written
-atomically and the gradebook is rewritten after each submission, so an interrupted run leaves a
-consistent gradebook and a rerun picks up where it stopped.
+Everything a student uploaded is checked here first (empty files, broken JSON, zips with ``../``
+names or without exactly one notebook) and only the notebook itself is handed on: nothing of a zip
+is ever extracted, and no pickle or log a student made is ever read. Each notebook runs in a
+sandboxed child forked from a warm server (``labkit.sandbox``), several at once, with a limit per
+cell and per submission; its answers come back as JSON and are judged in a clean child, with the
+hidden tests and grading files read from the zip before any student code ran (``labkit.judging``).
+Every file is written atomically and the gradebook is rewritten after each submission, so an
+interrupted run leaves a consistent gradebook and a rerun picks up where it stopped.
 """
 
 from __future__ import annotations
@@ -32,14 +33,15 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 
-from labkit import sandbox
+from labkit import execution, judging, sandbox
 from labkit.atomic import write_atomically
 from labkit.data import sha256_of
 
 FINAL_STATUSES = ("ok", "error", "timeout", "invalid")
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
 _IGNORED_IN_ZIPS = ("__MACOSX/", ".ipynb_checkpoints/")
-LOG_NOTE = "flagged for review: the zip carried a .OTTER_LOG (a pickle), ignored unread"
+LOG_NOTE = "the zip carried a .OTTER_LOG (a pickle), ignored unread"
+PLUGIN = "labkit.otter_plugin.GradingIntegrity"
 
 
 class GradingError(Exception):
@@ -71,30 +73,46 @@ class Outcome:
     seconds: float = 0.0
     submission_sha256: str = ""
     autograder_sha256: str = ""
-    otter: dict | None = None
+    verdict: dict | None = None
 
 
 @dataclass
 class Autograder:
-    """The autograder zip and what the gradebook needs from it: each question's points."""
+    """The autograder zip and what grading needs from it, read once into memory."""
 
     path: Path
     sha256: str
     points: dict[str, float]
+    tests: dict[str, str]
+    files: dict[str, bytes]
+    limits: execution.Limits
 
     @classmethod
     def load(cls, path: Path) -> Autograder:
-        """Read the question names and points from the zip's ``tests/*.py`` files."""
+        """Read the tests, the grading files and the plugin's limits from the zip."""
         path = Path(path)
         try:
             with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
                 tests = {
-                    n: archive.read(n).decode()
-                    for n in archive.namelist()
+                    PurePosixPath(n).name: archive.read(n).decode()
+                    for n in names
                     if n.startswith("tests/") and n.endswith(".py")
                 }
-        except (OSError, zipfile.BadZipFile) as exc:
+                files = {
+                    n.removeprefix("files/"): archive.read(n)
+                    for n in names
+                    if n.startswith("files/") and not n.endswith("/")
+                }
+                config = (
+                    json.loads(archive.read("otter_config.json"))
+                    if "otter_config.json" in names
+                    else {}
+                )
+        except (OSError, zipfile.BadZipFile, ValueError) as exc:
             raise GradingError(f"{path}: not a readable autograder zip ({exc})") from exc
+        if not tests:
+            raise GradingError(f"{path}: no tests/*.py inside: not an otter autograder zip")
         points = {}
         for name, source in sorted(tests.items()):
             values = {
@@ -104,9 +122,22 @@ class Autograder:
             }
             question = ast.literal_eval(values["name"]) if "name" in values else Path(name).stem
             points[question] = float(ast.literal_eval(values.get("points", ast.Constant(1))))
-        if not points:
-            raise GradingError(f"{path}: no tests/*.py inside: not an otter autograder zip")
-        return cls(path=path, sha256=sha256_of(path), points=points)
+        return cls(
+            path=path,
+            sha256=sha256_of(path),
+            points=points,
+            tests=tests,
+            files=files,
+            limits=execution.Limits.from_config(_plugin_config(config)),
+        )
+
+
+def _plugin_config(otter_config: dict) -> dict:
+    """The configuration the zip gives labkit's otter plugin, if any."""
+    for plugin in otter_config.get("plugins", []):
+        if isinstance(plugin, dict) and PLUGIN in plugin:
+            return plugin[PLUGIN] or {}
+    return {}
 
 
 # --- what was submitted ---------------------------------------------------------------------------
@@ -213,7 +244,13 @@ def fingerprint(path: Path) -> str:
 
 
 class Grader:
-    """Grades submissions in sandboxed children forked from one warm server process."""
+    """Grades submissions in sandboxed children forked from one warm server process.
+
+    Each submission's notebook runs in an untrusted child (``sandbox.run_child``); its answers
+    are judged in a second, clean child (``sandbox.run_judge``). A cell that runs past the cell
+    limit, or kills its process, is skipped and the notebook run again without it, as
+    ``labkit.execution`` does for the autograder zip; ``timeout`` bounds the whole submission.
+    """
 
     def __init__(self, autograder: Autograder, *, timeout: float, memory_mb: int):
         self.autograder = autograder
@@ -224,6 +261,13 @@ class Grader:
         self._running: set = set()
         self._lock = threading.Lock()
         self._stopping = False
+        execution.become_subreaper()  # daemons a notebook starts become ours to kill
+        self._own_children = set(_children_of(os.getpid()))
+
+    @property
+    def budget(self) -> float:
+        """Seconds one submission may take: ``--timeout`` or the zip's total limit, the smaller."""
+        return min(self.timeout, self.autograder.limits.total)
 
     def grade(self, submission: Submission) -> Outcome:
         """Grade one submission; never raises for anything the submission contains."""
@@ -242,57 +286,167 @@ class Grader:
         except OSError as exc:
             outcome.message = f"cannot read the submission: {exc}"
         else:
-            self._grade_notebook(name, notebook, outcome)
-            if _carries_otter_log(submission.path):
-                outcome.message = "; ".join(filter(None, [outcome.message, LOG_NOTE]))
+            flags = [LOG_NOTE] if _carries_otter_log(submission.path) else []
+            self._grade_notebook(name, notebook, outcome, flags)
         outcome.seconds = round(time.monotonic() - started, 2)
         return outcome
 
-    def _grade_notebook(self, name: str, notebook: bytes, outcome: Outcome) -> None:
-        """Lay out the folders ``otter run`` would, hand on the notebook, read otter's JSON."""
+    def _grade_notebook(self, name: str, notebook: bytes, outcome: Outcome, flags: list) -> None:
+        """Lay out a folder, run the notebook in children, judge its answers, fill ``outcome``."""
+        cells = execution.graded_cells(nbformat.reads(notebook.decode(), as_version=4))
+        flags += judging.scan_notebook({c.label: c.source for c in cells})
         with tempfile.TemporaryDirectory(prefix="labkit-grade-") as tmp:
-            ag_dir = Path(tmp) / "autograder"
-            for sub in ("source", "submission", "results"):
-                (ag_dir / sub).mkdir(parents=True)
-            (ag_dir / "submission_metadata.json").write_text("{}")
-            with zipfile.ZipFile(self.autograder.path) as archive:
-                archive.extractall(ag_dir / "source")
-            (ag_dir / "submission" / name).write_bytes(notebook)
-            log_path = Path(tmp) / "grading.log"
-            code = self._run_child(ag_dir, log_path)
-            results = ag_dir / "results" / "results.json"
+            work = Path(tmp)
+            judging.materialize(self.autograder.files, work / "submission")
+            judging.materialize(
+                {f"tests/{n}": s.encode() for n, s in self.autograder.tests.items()},
+                work / "submission",
+            )
+            (work / "submission" / name).write_bytes(notebook)
+            answers_path = work / "answers.json"
+            recorder = execution.recorder_cell(
+                tests_dir="tests",
+                out_path=str(answers_path),
+                seconds_per_test=self.autograder.limits.test,
+            )
+            report = self._run_cells(work, [*cells, recorder])
+            notes = report.notes()
             try:
-                otter = json.loads(results.read_text()) if results.exists() else None
-            except ValueError:
-                otter = None
-            self._read_otter_results(otter, outcome, code=code, log_path=log_path)
-            note = ag_dir / "sandbox.txt"
+                answers = judging.read_answers(answers_path)
+            except judging.AnswerError as exc:
+                answers = {"hidden": {}, "public": {}}
+                notes.append(str(exc))
+            note = work / "sandbox.txt"
             if note.exists() and note.read_text().startswith("network not isolated"):
-                outcome.message = "; ".join(
-                    filter(None, [outcome.message, note.read_text().strip()])
-                )
+                notes.append(note.read_text().strip())
+            if report.stopped:
+                outcome.status, outcome.message = "error", "grading was interrupted"
+                return
+            verdict = self._judge(answers)
+        if isinstance(verdict, str):
+            outcome.status = "error"
+            outcome.message = "; ".join([f"the grader's judge failed: {verdict}", *notes])
+            return
+        if report.leftovers:
+            flags.append(execution.leftovers_note(report.leftovers))
+        verdict.run_notes, verdict.flags = notes, flags
+        outcome.status = "timeout" if report.out_of_time else "ok"
+        if report.out_of_time:
+            notes[:0] = [f"grading took longer than {self.budget:g} s and was stopped"]
+        outcome.scores = verdict.scores()
+        outcome.total = round(sum(outcome.scores.values()), 6)
+        outcome.message = "; ".join([*(f"flagged for review: {f}" for f in flags), *notes])
+        outcome.verdict = dataclasses.asdict(verdict)
 
-    def _run_child(self, ag_dir: Path, log_path: Path) -> int | None:
-        """Run the sandboxed child; return its exit code, or None when it timed out."""
-        process = self._context.Process(
-            target=sandbox.run_child,
-            args=(str(ag_dir),),
-            kwargs={"memory_mb": self.memory_mb, "log_path": str(log_path)},
-        )
-        with self._lock:
-            if self._stopping:
-                return -signal.SIGINT
-            process.start()
-            self._running.add(process)
-        try:
-            process.join(self.timeout)
-            if process.is_alive():
-                _kill_group(process)
-                return None
-            return process.exitcode
-        finally:
+    def _run_cells(self, work: Path, cells: list[execution.Cell]) -> execution.RunReport:
+        """Run the cells in children, skipping a cell that hangs or kills its process."""
+        report = execution.RunReport()
+        started = time.monotonic()
+        deadline = started + self.budget
+        skipped: set[int] = set()
+        progress = work / "progress.txt"
+        while True:
+            progress.unlink(missing_ok=True)
+            process = self._context.Process(
+                target=sandbox.run_child,
+                args=(str(work),),
+                kwargs={
+                    "cells": [c.source for c in cells],
+                    "skip": sorted(skipped),
+                    "memory_mb": self.memory_mb,
+                    "log_path": str(work / "grading.log"),
+                    "progress_path": str(progress),
+                },
+            )
             with self._lock:
-                self._running.discard(process)
+                if self._stopping:
+                    report.stopped = True
+                    return report
+                process.start()
+                self._running.add(process)
+            try:
+                index, reason = self._watch(process, cells, progress, deadline)
+            finally:
+                with self._lock:
+                    self._running.discard(process)
+                report.leftovers += execution.kill_process_group(process.pid)
+                report.leftovers += self.kill_orphans()
+            if reason == "out of time":
+                report.out_of_time = True
+                break
+            if reason == "stopped":
+                report.stopped = True
+                return report
+            if index is None or not execution.note_stop(report, cells, index, reason, skipped):
+                break
+        report.seconds = round(time.monotonic() - started, 2)
+        return report
+
+    def _watch(self, process, cells, progress: Path, deadline: float):
+        """Wait for a child; return (cell index, why it was stopped) or (None, "")."""
+        limits = self.autograder.limits
+        current, since = None, time.monotonic()
+        while True:
+            process.join(0.1)
+            now = time.monotonic()
+            index = _read_index(progress, len(cells))
+            if index != current:
+                current, since = index, now
+            if not process.is_alive():
+                break
+            if self._stopping:
+                _kill_group(process)
+                return None, "stopped"
+            if now > deadline:
+                _kill_group(process)
+                return current, "out of time"
+            limit = limits.total if current is not None and cells[current].recorder else limits.cell
+            if current is not None and now - since > limit:
+                _kill_group(process)
+                return current, f"ran longer than {limit:g} s"
+        if process.exitcode == 0:
+            return None, ""
+        index = _read_index(progress, len(cells))
+        if index is None:
+            return None, ""
+        return index, f"stopped the Python process ({_describe_death(process.exitcode)})"
+
+    def _judge(self, answers: dict) -> judging.Verdict | str:
+        """Judge in a clean child; return its verdict, or why there is none."""
+        receiver, sender = self._context.Pipe(duplex=False)
+        process = self._context.Process(
+            target=sandbox.run_judge,
+            args=(sender,),
+            kwargs={
+                "tests": self.autograder.tests,
+                "answers": answers,
+                "files": self.autograder.files,
+            },
+        )
+        process.start()
+        sender.close()
+        try:
+            payload = receiver.recv_bytes()
+        except EOFError:
+            payload = b""
+        finally:
+            receiver.close()
+            process.join()
+        if not payload:
+            return f"it stopped without a verdict ({_describe_death(process.exitcode)})"
+        data = json.loads(payload)
+        if "error" in data:
+            return str(data["error"])
+        return judging.Verdict.from_json(json.dumps(data))
+
+    def kill_orphans(self) -> int:
+        """Kill processes a notebook left behind (daemons re-parented to this process)."""
+        from multiprocessing import forkserver, resource_tracker
+
+        keep = set(self._own_children)
+        keep.add(getattr(forkserver._forkserver, "_forkserver_pid", None))
+        keep.add(getattr(resource_tracker._resource_tracker, "_pid", None))
+        return execution.kill_leftovers(keep={pid for pid in keep if pid})
 
     def stop(self) -> None:
         """Kill every running child (and its process group); start no new one."""
@@ -301,29 +455,21 @@ class Grader:
             for process in self._running:
                 _kill_group(process)
 
-    def _read_otter_results(self, otter: dict | None, outcome: Outcome, *, code, log_path) -> None:
-        if code is None:
-            outcome.status = "timeout"
-            outcome.message = f"grading took longer than {self.timeout:g} s and was stopped"
-            return
-        if otter is None or code not in (0, 1):
-            outcome.status = "error"
-            outcome.message = _describe_death(code) + _log_tail(log_path)
-            return
-        tests = otter.get("tests", [])
-        scores = {t["name"]: float(t["score"]) for t in tests if "score" in t}
-        if code != 0 or not scores:
-            errors = [t.get("output", "") for t in tests if t.get("name") == "Autograder Error"]
-            outcome.status = "error"
-            outcome.message = (
-                errors[0] if errors else "otter could not grade the notebook"
-            ).strip()
-            outcome.otter = otter
-            return
-        outcome.status = "ok"
-        outcome.scores = {q: scores.get(q, 0.0) for q in self.autograder.points}
-        outcome.total = round(sum(outcome.scores.values()), 6)
-        outcome.otter = otter
+
+def _children_of(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def _read_index(progress: Path, count: int) -> int | None:
+    try:
+        index = int(progress.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return index if 0 <= index < count else None
 
 
 def _kill_group(process) -> None:
@@ -337,20 +483,10 @@ def _kill_group(process) -> None:
 def _describe_death(code: int | None) -> str:
     if code is not None and code < 0:
         try:
-            name = signal.Signals(-code).name
+            return f"killed by {signal.Signals(-code).name}"
         except ValueError:
-            name = str(-code)
-        return f"the notebook's process was killed by {name} before grading finished"
-    return f"the notebook's process exited with code {code} before grading finished"
-
-
-def _log_tail(log_path: Path, lines: int = 3) -> str:
-    try:
-        text = log_path.read_text(errors="replace")
-    except OSError:
-        return ""
-    tail = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
-    return (": " + " | ".join(tail))[:500] if tail else ""
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 # --- the batch ------------------------------------------------------------------------------------
@@ -433,6 +569,7 @@ def grade_batch(
     finally:
         bar.close()
         pool.shutdown(wait=True)
+        grader.kill_orphans()
     result = BatchResult(
         list(outcomes.values()),
         grader_zip.points,
@@ -467,20 +604,19 @@ def write_outcome(output_dir: Path, outcome: Outcome) -> None:
 
 
 def feedback_text(outcome: Outcome) -> str:
-    """A short note for the student: scores per question and the checks they could run too."""
+    """A short note for the student, in the grader's words only (no test or notebook output)."""
     lines = [f"Submission: {outcome.submission}", f"Status: {outcome.status}"]
-    if outcome.status != "ok":
-        lines += ["", f"This submission could not be graded: {outcome.message}"]
+    if outcome.status not in ("ok", "timeout") or outcome.verdict is None:
+        lines += ["", "This submission could not be graded; your TA has the details."]
+        if outcome.status == "invalid":
+            lines += [f"Reason: {outcome.message}"]
         return "\n".join(lines) + "\n"
+    verdict = judging.Verdict.from_json(json.dumps(outcome.verdict))
     lines += [f"Score: {outcome.total:g} / {outcome.max_total:g}", ""]
     lines += [f"  {q:<18}{score:g}" for q, score in outcome.scores.items()]
-    public = [
-        t.get("output", "")
-        for t in (outcome.otter or {}).get("tests", [])
-        if t.get("name") == "Public Tests"
-    ]
-    if public:
-        lines += ["", "The checks you could run in the notebook (grader.check):", public[0]]
+    extra = verdict.public_summary() + verdict.run_notes
+    if extra:
+        lines += ["", *extra]
     return "\n".join(lines) + "\n"
 
 
@@ -526,6 +662,11 @@ def summary_text(result: BatchResult) -> str:
         lines.append(
             "distribution: "
             + "  ".join(f"{edges[k]:g}-{edges[k + 1]:g}: {bins[k]}" for k in range(5))
+        )
+    flagged = [o.submission for o in result.outcomes if "flagged for review" in o.message]
+    if flagged:
+        lines.append(
+            f"flagged for review: {len(flagged)} ({', '.join(flagged)}); see the message column"
         )
     counts = result.counts()
     by_status = ", ".join(f"{s} {counts[s]}" for s in (*FINAL_STATUSES, "pending") if counts[s])

@@ -36,7 +36,8 @@ ZIP_NAME = f"{ASSIGNMENT_NAME}-autograder.zip"
 RELEASE_DIRS = ("student_template", "solutions", "autograder")
 
 ANSWER_TAG = "otter_answer_cell"
-PLUGIN_FILES = ("__init__.py", "otter_plugin.py")  # labkit.otter_plugin and its package
+# labkit.otter_plugin and the modules it grades with, importable from the zip root on Gradescope.
+PLUGIN_FILES = ("__init__.py", "otter_plugin.py", "execution.py", "answers.py", "judging.py")
 _EXECUTABLE_ENTRIES = {"run_autograder", "setup.sh"}
 # Single-threaded BLAS in every kernel the release starts, so printed floats never vary.
 _KERNEL_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -331,10 +332,28 @@ def execute_solution(release: Path, work_dir: Path) -> None:
 
 
 def check_hidden_tests(questions: list[Question]) -> None:
-    """Gate: every autograded question has at least one hidden test."""
+    """Gate: every autograded question has a hidden test, each calling ``answer()`` once.
+
+    The student's work reaches a hidden test only through ``answer(lambda: ...)`` (see
+    ``labkit.judging``): a test without it could not see the work, one with two calls would be
+    stopped in the student's kernel after the first.
+    """
     missing = [q.name for q in questions if not q.manual and not q.hidden_tests]
     if missing:
         raise ReleaseError(f"no hidden test for question(s) {', '.join(missing)}")
+    for q in questions:
+        for test in q.hidden_tests:
+            tree = ast.parse(_TEST_CONFIG.sub("", test))
+            name = next((n.name for n in tree.body if isinstance(n, ast.FunctionDef)), "?")
+            calls = sum(
+                isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "answer"
+                for n in ast.walk(tree)
+            )
+            if calls != 1:
+                raise ReleaseError(
+                    f"hidden test {name} of {q.name} calls answer() {calls} times: it must pass "
+                    "the student's work through exactly one answer(lambda: ...)"
+                )
 
 
 def check_no_leaks(student_dir: Path, questions: list[Question]) -> None:

@@ -1,15 +1,14 @@
-"""The untrusted side of batch grading: run otter's grading of one submission in a sandbox.
+"""The two kinds of child process of batch grading: one runs a notebook, one judges its answers.
 
-``labkit grade`` forks one process per submission from a warm server process that has already
-imported otter and the lab's libraries (see ``PRELOAD``), so a submission pays neither Python's
-start-up nor a Jupyter kernel's. The child limits itself (its own process group, a memory cap, no
-network where the OS allows it), then runs otter's own autograder (``otter.run.run_autograder``)
-in the layout ``otter run`` builds. Otter executes the notebook with ``grade_notebook``; here that
-one function is swapped for ``grade_notebook_in_process``, which applies otter's own
-``GradingPreprocessor`` and runs the cells in this process's IPython shell instead of a kernel.
-Everything else, test files and scoring included, is otter's, so scores equal ``otter run``'s.
+``labkit grade`` forks both from a warm server process that has already imported otter and the
+lab's libraries (see ``PRELOAD``), so neither pays Python's start-up nor a Jupyter kernel's. The
+server itself never runs student code, so a process forked from it is clean.
 
-The parent never unpickles anything the child wrote: it reads otter's ``results.json``.
+``run_child`` is untrusted: it limits itself (its own session and process group, a memory cap, no
+network where the OS allows it) and runs the notebook's cells in its IPython shell, the last cell
+recording the answers as JSON (``labkit.answers``). ``run_judge`` is trusted: it gets the hidden
+tests, the answers (already parsed from JSON by the parent) and the grading files from the parent,
+judges in a fresh folder (``labkit.judging``) and sends the verdict back as JSON text.
 """
 
 from __future__ import annotations
@@ -17,14 +16,15 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import json
 import os
-import pickle
 import resource
 import signal
 import socket
 import struct
 import sys
 import tempfile
+from pathlib import Path
 
 # Imported once by the fork server (``set_forkserver_preload``), so that each child starts warm.
 PRELOAD = (
@@ -42,10 +42,10 @@ PRELOAD = (
     "IPython.core.interactiveshell",
     "nbformat",
     "otter",
-    "otter.execute",
-    "otter.run.run_autograder",
-    "otter.run.run_autograder.runners.python_runner",
     "otter.test_files",
+    "labkit.answers",
+    "labkit.execution",
+    "labkit.judging",
 )
 
 _CLONE_NEWUSER = 0x10000000
@@ -83,99 +83,54 @@ def limit_memory(megabytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
 
-def grade_notebook_in_process(
-    submission_path,
-    *,
-    tests_glob=None,
-    ignore_errors=True,
-    script=False,
-    cwd=None,
-    test_dir=None,
-    seed=None,
-    seed_variable=None,
-    log=None,
-    variables=None,
-    plugin_collection=None,
-    force_python3_kernel=True,
-):
-    """Stand-in for ``otter.execute.grade_notebook``: same steps, cells run in this process."""
-    import nbformat
+def run_cells(cells: list[str], *, skip: set[int], progress_path: str) -> None:
+    """Run the prelude and ``cells`` (but those in ``skip``) in this process's IPython shell.
+
+    Before each cell its index is written to ``progress_path``, so the parent can tell which
+    cell was running when it had to stop this process.
+    """
     from IPython.core.interactiveshell import InteractiveShell
-    from otter.execute.logging import start_server
-    from otter.execute.preprocessor import GradingPreprocessor
-    from otter.test_files import GradingResults
     from traitlets.config import Config
 
-    if script:
-        with open(submission_path) as f:
-            nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f.read())])
-    else:
-        nb = nbformat.read(submission_path, as_version=4)
-    if plugin_collection is not None:
-        nb = plugin_collection.before_execution(nb)
+    from labkit.execution import PRELUDE
 
-    handle, results_file = tempfile.mkstemp(suffix=".pkl")
-    os.close(handle)
-    config = Config()
-    (host, port), stop_server = start_server()
-    try:
-        settings = config.GradingPreprocessor
-        settings.cwd = cwd
-        settings.test_dir = test_dir
-        settings.tests_glob = tests_glob or []
-        settings.results_path = results_file
-        settings.seed = seed
-        settings.seed_variable = seed_variable
-        settings.otter_log = log
-        settings.variables = variables
-        settings.logging_server_host = host
-        settings.logging_server_port = port
-        settings.force_python3_kernel = force_python3_kernel
-        preprocessor = GradingPreprocessor(config=config)
-        nb, _ = preprocessor.preprocess(nb)
-        shell_config = Config()
-        shell_config.HistoryManager.enabled = False
-        shell = InteractiveShell.instance(config=shell_config, colors="NoColor")
-        shell.InteractiveTB.set_mode("Plain")  # tracebacks only reach the grading log
-        for cell in nb.cells:
-            if cell.cell_type != "code":
-                continue
-            outcome = shell.run_cell(cell.source, store_history=False)
-            if not ignore_errors and not outcome.success:
-                break
-    finally:
-        stop_server()
-        preprocessor.cleanup()
-    try:
-        # Written a moment ago by otter's export cell, in this very process.
-        with open(results_file, "rb") as f:
-            results = pickle.load(f)
-    except Exception as exc:
-        results = GradingResults.without_results(exc)
-    finally:
-        os.remove(results_file)
-    results.notebook = nb
-    if plugin_collection is not None:
-        plugin_collection.run("after_grading", results)
-    return results
+    shell_config = Config()
+    shell_config.HistoryManager.enabled = False
+    shell = InteractiveShell.instance(config=shell_config, colors="NoColor")
+    shell.InteractiveTB.set_mode("Plain")  # tracebacks only reach the grading log
+    shell.run_cell(PRELUDE, store_history=False)
+    for index, source in enumerate(cells):
+        if index in skip:
+            continue
+        with open(progress_path, "w") as f:
+            f.write(str(index))
+        shell.run_cell(source, store_history=False)
 
 
-def run_child(autograder_dir: str, *, memory_mb: int, log_path: str) -> None:
-    """Entry point of a grading child: sandbox this process, then run otter's autograder.
+def run_child(
+    work_dir: str,
+    *,
+    cells: list[str],
+    skip: list[int],
+    memory_mb: int,
+    log_path: str,
+    progress_path: str,
+) -> None:
+    """Entry point of a grading child: sandbox this process, then run the notebook's cells.
 
-    Writes otter's ``results/results.json`` under ``autograder_dir`` and a line saying how the
-    network was isolated to ``<autograder_dir>/sandbox.txt``. Never returns normally: the child
-    exits with 0 on success and 1 when otter raised.
+    Runs in ``<work_dir>/submission``; the last cell records the answers (``labkit.answers``).
+    Writes a line saying how the network was isolated to ``<work_dir>/sandbox.txt``. Never
+    returns normally: the child exits with 0 once the cells have run.
     """
     os.setsid()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    log = open(log_path, "w", buffering=1)
+    log = open(log_path, "a", buffering=1)
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     network = isolate_network()
-    with open(os.path.join(autograder_dir, "sandbox.txt"), "w") as f:
+    with open(os.path.join(work_dir, "sandbox.txt"), "w") as f:
         f.write(network + "\n")
     import matplotlib.pyplot as plt
     from threadpoolctl import threadpool_limits
@@ -183,19 +138,30 @@ def run_child(autograder_dir: str, *, memory_mb: int, log_path: str) -> None:
     plt.switch_backend("Agg")  # plots are drawn off screen, never shown
     threadpool_limits(1)
     limit_memory(memory_mb)
-
-    import otter.run.run_autograder as run_autograder
-    from otter.run.run_autograder.runners import python_runner
-
-    python_runner.grade_notebook = grade_notebook_in_process
-    code = 0
-    try:
-        run_autograder.main(
-            autograder_dir, otter_run=True, logo=False, print_summary=False, print_score=False
-        )
-    except BaseException as exc:  # otter has written results.json where it could
-        print(f"grading raised {type(exc).__name__}: {exc}", file=sys.stderr)
-        code = 1
+    os.chdir(os.path.join(work_dir, "submission"))
+    sys.path.insert(0, os.getcwd())
+    run_cells(cells, skip=set(skip), progress_path=progress_path)
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(code)
+    os._exit(0)
+
+
+def run_judge(connection, *, tests: dict, answers: dict, files: dict) -> None:
+    """Entry point of a judging child (forked from the clean server, never runs student code).
+
+    Judges ``answers`` in a fresh folder holding ``files`` and sends the verdict as JSON text.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from labkit import judging
+
+    threadpool_limits(1)
+    try:
+        with tempfile.TemporaryDirectory(prefix="labkit-judge-") as folder:
+            judging.materialize(files, Path(folder))
+            verdict = judging.judge(tests, answers, files_dir=Path(folder))
+        connection.send_bytes(verdict.to_json().encode())
+    except BaseException as exc:
+        connection.send_bytes(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
+    finally:
+        connection.close()

@@ -34,7 +34,12 @@ POINTS = {
 }
 QUESTIONS = list(POINTS)
 BLANK = "blank"
-GRADED_BY_OTTER = {"test_submission_scores", "test_labkit_grade_matches_otter_run"}
+GRADED_BY_OTTER = {
+    "test_submission_scores",
+    "test_labkit_grade_matches_otter_run",
+    "test_honest_work_is_never_flagged",
+}
+FLAGS = "flagged for review"  # the key under which grade() returns a TA-only flag entry, if any
 GRADING_WORKERS = 2  # one otter process per core of the CI machine
 OTTER_RUN_TIMEOUT = 900  # seconds for one submission
 # One BLAS thread per kernel, so that the two graders running at once don't fight over the cores.
@@ -84,7 +89,9 @@ def grade(name: str, autograder_zip: Path, workdir: Path) -> dict[str, float] | 
             f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         )
     tests = json.loads(results.read_text())["tests"]
-    return {test["name"]: float(test["score"]) for test in tests if test.get("score") is not None}
+    scores = {test["name"]: float(test["score"]) for test in tests if test.get("score") is not None}
+    flags = [test["output"] for test in tests if test["name"].startswith("Flagged for review")]
+    return {**scores, FLAGS: flags} if flags else scores
 
 
 @pytest.fixture(scope="session")
@@ -118,7 +125,11 @@ def labkit_scores(autograder_zip, tmp_path_factory) -> dict[str, dict[str, float
         progress=False,
     )
     return {
-        Path(o.submission).stem: (o.scores if o.status == "ok" else f"{o.status}: {o.message}")
+        Path(o.submission).stem: (
+            {**o.scores, **({FLAGS: o.message} if FLAGS in o.message else {})}
+            if o.status == "ok"
+            else f"{o.status}: {o.message}"
+        )
         for o in result.outcomes
     }
 
@@ -131,6 +142,14 @@ def test_labkit_grade_matches_otter_run(submission, corpus_scores, labkit_scores
     if isinstance(otter, str) or isinstance(labkit, str):
         pytest.fail(f"otter run: {otter}\nlabkit grade: {labkit}")
     assert {q: labkit.get(q) for q in QUESTIONS} == {q: otter.get(q) for q in QUESTIONS}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("submission", sorted(EXPECTED))
+def test_honest_work_is_never_flagged(submission, corpus_scores, labkit_scores):
+    """No submission of the corpus (right or wrong, never cheating) is flagged for review."""
+    for graded in (corpus_scores[submission], labkit_scores[submission]):
+        assert isinstance(graded, dict) and FLAGS not in graded, graded
 
 
 @pytest.mark.slow

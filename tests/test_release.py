@@ -111,6 +111,24 @@ def test_question_without_hidden_tests_is_refused(checkout):
     _assert_refused(checkout, "no hidden test for question(s) q_predict")
 
 
+def test_hidden_test_reading_student_work_directly_is_refused(checkout):
+    """Gate: is a hidden test that bypasses answer() refused, naming it and its question?"""
+
+    def edit(cells):
+        i = _cell_index(cells, "def test_predict_random")
+        source = cells[i].source
+        start = source.index("    labels = answer(")
+        end = source.index("\n", start)
+        cells[i].source = (
+            source[:start]
+            + "    labels = [predict_label(probs.copy(), classes) for probs, classes in cases]"
+            + source[end:]
+        )
+
+    _edit_source(checkout, edit)
+    _assert_refused(checkout, "hidden test test_predict_random of q_predict calls answer() 0 times")
+
+
 # --- gates that need the built release -----------------------------------------------------------
 
 
@@ -151,7 +169,7 @@ def test_blank_that_earns_points_is_refused(checkout):
         i = _cell_index(cells, "def test_z_uses_intercept")
         test = nbformat.v4.new_code_cell(
             '""" # BEGIN TEST CONFIG\nhidden: true\npoints: 1\n""" # END TEST CONFIG\n'
-            "def test_z_defined(compute_z):\n    assert callable(compute_z)"
+            "def test_z_defined(compute_z):\n    assert answer(lambda: 1) == 1"
         )
         cells.insert(i + 1, test)
         q = _cell_index(cells, "name: q_z")

@@ -1,0 +1,196 @@
+"""The two sides of grading, piece by piece: plain answers, the judge, and the flags for review."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from labkit import judging
+from labkit.answers import to_plain
+
+TEST_FILE = """\
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "q_double"
+points = 3
+
+@test_case(points=0, hidden=False)
+def test_double_format(double):
+    assert double(1) == 2
+
+@test_case(points=1, hidden=True)
+def test_double_values(double):
+    import numpy as np
+    xs = np.arange(5.0)
+    got = np.asarray(answer(lambda: double(xs.copy())), dtype=float)
+    assert np.allclose(got, 2 * xs), "double(x) must be 2 * x"
+
+@test_case(points=2, hidden=True)
+def test_double_reads_student_value_directly(double):
+    assert double(3) == 6
+"""
+
+
+def _roundtrip(value):
+    return judging.from_plain(json.loads(json.dumps(to_plain(value))))
+
+
+def test_plain_data_round_trips_through_json():
+    """Arrays keep dtype kind and shape, frames their columns, dicts and lists their items."""
+    frame = pd.DataFrame({"C": [0.1, 1.0], "n_zero": [3, 1], "label": ["a", "b"]})
+    value = {
+        "ints": np.arange(6).reshape(2, 3),
+        "floats": np.array([[0.5, np.inf], [np.nan, -1.0]]),
+        "labels": np.array(["3", "7"]),
+        "flags": np.array([True, False]),
+        "frame": frame,
+        "scalars": [np.int64(4), np.float32(0.25), "x", None, True],
+    }
+    back = _roundtrip(value)
+    assert back["ints"].dtype == np.int64 and back["ints"].tolist() == [[0, 1, 2], [3, 4, 5]]
+    np.testing.assert_array_equal(back["floats"], value["floats"])
+    assert back["labels"].tolist() == ["3", "7"] and back["flags"].dtype == bool
+    pd.testing.assert_frame_equal(back["frame"], frame, check_dtype=False)
+    assert back["scalars"] == [4, 0.25, "x", None, True]
+
+
+def test_objects_are_not_plain_data():
+    """A model, a function or an object array of objects is refused in the student's kernel."""
+    from sklearn.linear_model import LogisticRegression
+
+    for value in (LogisticRegression(), print, {1: "not a string key"}):
+        with pytest.raises(TypeError):
+            to_plain(value)
+
+
+@pytest.mark.parametrize(
+    "malformed",
+    [
+        {"array": {"dtype": "object", "shape": [1], "data": [1]}},
+        {"array": {"dtype": "float", "shape": [2, 2], "data": [1.0]}},
+        {"array": {"dtype": "int", "shape": [1], "data": ["1"]}},
+        {"frame": {"columns": ["a", "b"], "data": [{"array": {}}]}},
+        {"pickle": "gASV"},
+        {"dict": {}, "array": {}},
+    ],
+)
+def test_malformed_answers_are_refused(malformed):
+    """Whatever the student's kernel wrote, only the tagged plain forms are rebuilt."""
+    with pytest.raises(judging.AnswerError):
+        judging.from_plain(malformed)
+
+
+def test_read_answers_refuses_a_foreign_or_missing_record(tmp_path):
+    """A record in another format, broken JSON or no record at all: a clear AnswerError."""
+    cases = {
+        "foreign.json": json.dumps({"format": "other", "hidden": {}, "public": {}}),
+        "broken.json": "{not json",
+    }
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(judging.AnswerError):
+            judging.read_answers(tmp_path / name)
+    with pytest.raises(judging.AnswerError, match="stopped before its answers were recorded"):
+        judging.read_answers(tmp_path / "absent.json")
+
+
+def _judge(answers: dict, tmp_path) -> dict[str, judging.TestVerdict]:
+    verdict = judging.judge({"q_double.py": TEST_FILE}, answers, files_dir=tmp_path)
+    return {t.test: t for t in verdict.tests}, verdict
+
+
+def test_judge_scores_recorded_answers_only(tmp_path):
+    """Right answers pass, wrong ones fail, and a test that bypasses answer() always fails."""
+    right = {"hidden": {"q_double/test_double_values": {"answer": to_plain(2 * np.arange(5.0))}}}
+    tests, verdict = _judge({**right, "public": {}}, tmp_path)
+    assert tests["test_double_values"].passed
+    assert not tests["test_double_reads_student_value_directly"].passed
+    assert "outside answer()" in tests["test_double_reads_student_value_directly"].message
+    assert verdict.scores() == {"q_double": 1.0} and verdict.possible == {"q_double": 3.0}
+
+    wrong = {"hidden": {"q_double/test_double_values": {"answer": to_plain(np.arange(5.0))}}}
+    tests, verdict = _judge({**wrong, "public": {}}, tmp_path)
+    assert not tests["test_double_values"].passed and verdict.scores() == {"q_double": 0.0}
+
+
+def test_judge_reports_errors_and_missing_answers(tmp_path):
+    """The student's exception and a test never reached both fail, with a message for the TA."""
+    raised = {"hidden": {"q_double/test_double_values": {"error": "ValueError: no"}}}
+    tests, _ = _judge({**raised, "public": {}}, tmp_path)
+    assert "ValueError: no" in tests["test_double_values"].message
+    tests, _ = _judge({"hidden": {}, "public": {}}, tmp_path)
+    assert "did not reach this test" in tests["test_double_values"].message
+
+
+def test_public_summary_is_written_by_the_grader(tmp_path):
+    """A failing public test's message (student-made text) never reaches the public summary."""
+    public = {"q_double/test_double_format": {"passed": False, "message": "SECRET from student"}}
+    _, verdict = _judge({"hidden": {}, "public": public}, tmp_path)
+    summary = "\n".join(verdict.public_summary())
+    assert "SECRET" not in summary and 'grader.check("q_double")' in summary
+
+
+def test_scan_flags_patches_but_not_honest_code():
+    """Library patches, grading files and exec are named; a helper called allclose is not."""
+    cells = {
+        "code cell 1": "import numpy as np\nimport otter\nfrom numpy import isclose",
+        "code cell 2": "def allclose(a, b):\n    return isclose(a, b).all()\nx = allclose(1, 1)",
+        "code cell 3": "grader = otter.Notebook('lab.ipynb')\nnp.set_printoptions(3)",
+        "code cell 4": "np.allclose = lambda *a: True",
+        "code cell 5": "import builtins\nsetattr(builtins, 'len', None)",
+        "code cell 6": "print(open('tests/q_z.py').read())",
+        "code cell 7": "exec('1 + 1')\n__builtins__['bool'] = None",
+    }
+    flags = judging.scan_notebook(cells)
+    assert not [f for f in flags if f.startswith(("code cell 1:", "code cell 2:", "code cell 3"))]
+    assert "code cell 4: replaces np.allclose (a library's attribute)" in flags
+    assert any(f.startswith("code cell 5: setattr on builtins") for f in flags)
+    assert any(f.startswith("code cell 6: names grading files") for f in flags)
+    assert "code cell 7: runs a string as code (exec)" in flags
+    assert "code cell 7: writes into __builtins__" in flags
+
+
+def test_recorder_stops_each_hidden_test_at_its_answer(tmp_path):
+    """In the student's kernel: answers recorded, the rest of a hidden test never run there,
+    public tests run in full, and a call past the per-test limit recorded as an error."""
+    from labkit.answers import record
+
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    marker = tmp_path / "ran-past-answer"
+    (tests / "q_double.py").write_text(
+        TEST_FILE.replace(
+            '    assert np.allclose(got, 2 * xs), "double(x) must be 2 * x"',
+            f"    open({str(marker)!r}, 'w').close()\n    assert np.allclose(got, 2 * xs)",
+        )
+    )
+    out = tmp_path / "answers.json"
+    record({"double": lambda x: 2 * x}, tests_dir=str(tests), out_path=str(out), seconds_per_test=5)
+    answers = judging.read_answers(out)
+    assert answers["done"] and not marker.exists()
+    assert judging.from_plain(
+        answers["hidden"]["q_double/test_double_values"]["answer"]
+    ).tolist() == [
+        0.0,
+        2.0,
+        4.0,
+        6.0,
+        8.0,
+    ]
+    assert answers["public"]["q_double/test_double_format"] == {"passed": True, "message": ""}
+
+    def slow(x):
+        while True:
+            pass
+
+    record({"double": slow}, tests_dir=str(tests), out_path=str(out), seconds_per_test=0.5)
+    answers = judging.read_answers(out)
+    assert (
+        "did not finish within 0.5 s" in answers["hidden"]["q_double/test_double_values"]["error"]
+    )
+    assert answers["public"]["q_double/test_double_format"]["passed"] is False
