@@ -10,8 +10,8 @@ its own process, where the student's code never ran, with ``answer`` returning t
 feedback a student sees anyway when running ``grader.check``.
 
 The record is a JSON file, rewritten after every test, so a notebook stopped half-way still leaves
-the answers it gave. It must stay importable without labkit: only the standard library and numpy
-(and pandas, if the answer is a data frame) are used.
+the answers it gave. It runs as source text, without labkit installed: it uses only the standard
+library, numpy, otter's ``test_case`` and (for a data frame) pandas, all in the grading image.
 """
 
 import glob

@@ -8,7 +8,7 @@ where the kit is installed, as for TAs, the installed module is the same file. O
 2. the hidden tests and the grading files are read into memory, and this process becomes a
    subreaper, so that whatever the notebook starts can be found and killed afterwards;
 3. otter's ``grade_notebook`` (which runs the tests inside the student's kernel and unpickles a
-   results file that kernel wrote) is replaced by ``TrustedGrading.grade``: the notebook runs in a
+   results file that kernel wrote) is replaced by ``GradingIntegrity.grade``: the notebook runs in a
    kernel with per-cell and overall limits (``labkit.execution``), its answers come back as JSON
    (``labkit.answers``) and are judged here (``labkit.judging``).
 

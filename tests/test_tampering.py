@@ -181,14 +181,14 @@ def test_flags_reach_the_ta_only(case, otter_graded, labkit_graded):
         assert FLAG_ENTRY not in entries
         assert "flagged for review" not in otter_graded[case]["stdout"]
         assert "flagged for review" not in message
-        assert f"{case}.ipynb" not in labkit_graded[case]["summary"]
+        assert FILES[case].name not in labkit_graded[case]["summary"]
         return
     assert entries[FLAG_ENTRY]["visibility"] == "hidden"
     assert flag in entries[FLAG_ENTRY]["output"]
     assert "flagged for review: " in otter_graded[case]["stdout"]
     assert flag in otter_graded[case]["stdout"]
     assert "flagged for review" in message and flag in message
-    assert f"{case}.ipynb" in labkit_graded[case]["summary"].split("flagged for review: ")[1]
+    assert FILES[case].name in labkit_graded[case]["summary"].split("flagged for review: ")[1]
     assert flag not in _otter_student_view(otter_graded[case])
     assert flag not in labkit_graded[case]["feedback"]
 
