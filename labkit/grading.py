@@ -312,9 +312,9 @@ class Grader:
             report = self._run_cells(work, [*cells, recorder])
             notes = report.notes()
             try:
-                answers = judging.read_answers(answers_path)
+                record = judging.read_answers(answers_path)
             except judging.AnswerError as exc:
-                answers = {"hidden": {}, "public": {}}
+                record = None
                 notes.append(str(exc))
             note = work / "sandbox.txt"
             if note.exists() and note.read_text().startswith("network not isolated"):
@@ -322,13 +322,14 @@ class Grader:
             if report.stopped:
                 outcome.status, outcome.message = "error", "grading was interrupted"
                 return
-            verdict = self._judge(answers)
+            verdict = self._judge(record)
         if isinstance(verdict, str):
             outcome.status = "error"
             outcome.message = "; ".join([f"the grader's judge failed: {verdict}", *notes])
             return
         if report.leftovers:
             flags.append(execution.leftovers_note(report.leftovers))
+        notes += verdict.run_notes
         verdict.run_notes, verdict.flags = notes, flags
         outcome.status = "timeout" if report.out_of_time else "ok"
         if report.out_of_time:
@@ -411,15 +412,16 @@ class Grader:
             return None, ""
         return index, f"stopped the Python process ({_describe_death(process.exitcode)})"
 
-    def _judge(self, answers: dict) -> judging.Verdict | str:
-        """Judge in a clean child; return its verdict, or why there is none."""
+    def _judge(self, record: bytes | None) -> judging.Verdict | str:
+        """Judge the record of answers (unparsed) in a clean child; return the verdict or why
+        there is none. This process never parses what the student's process wrote."""
         receiver, sender = self._context.Pipe(duplex=False)
         process = self._context.Process(
             target=sandbox.run_judge,
             args=(sender,),
             kwargs={
                 "tests": self.autograder.tests,
-                "answers": answers,
+                "record": record,
                 "files": self.autograder.files,
             },
         )

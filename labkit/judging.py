@@ -116,17 +116,25 @@ class _StudentValue:
 # --- reading what the student's kernel recorded ---------------------------------------------------
 
 
-def read_answers(path: Path) -> dict:
-    """Read the kernel's JSON record; an absent or unusable one gives empty answers and a note."""
+def read_answers(path: Path) -> bytes:
+    """The bytes of the kernel's record of answers, refusing a missing or oversized one."""
     try:
         if os.path.getsize(path) > MAX_ANSWERS_BYTES:
             raise AnswerError("the record of answers is larger than 64 MB")
         with open(path, "rb") as f:
-            record = json.loads(f.read())
+            return f.read(MAX_ANSWERS_BYTES + 1)
     except FileNotFoundError:
         raise AnswerError("the notebook stopped before its answers were recorded") from None
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
         raise AnswerError(f"the record of answers is unreadable ({exc})") from None
+
+
+def parse_answers(data: bytes) -> dict:
+    """Parse a record of answers (JSON written by ``labkit.answers``); raise AnswerError."""
+    try:
+        record = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise AnswerError(f"the record of answers is unreadable ({type(exc).__name__})") from None
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise AnswerError("the record of answers is not in the expected format")
     for part in ("hidden", "public"):
@@ -245,6 +253,22 @@ def judge(tests: dict[str, str], answers: dict, *, files_dir: Path) -> Verdict:
     return Verdict(tests=verdicts, possible=possible)
 
 
+def judge_record(tests: dict[str, str], record: bytes | None, *, files_dir: Path) -> Verdict:
+    """Parse and judge a record of answers as the kernel wrote it (``None``: there was none).
+
+    An unusable record judges as no answers at all, and says why in the verdict's notes.
+    """
+    answers, notes = {"hidden": {}, "public": {}}, []
+    if record is not None:
+        try:
+            answers = parse_answers(record)
+        except AnswerError as exc:
+            notes.append(str(exc))
+    verdict = judge(tests, answers, files_dir=files_dir)
+    verdict.run_notes = notes
+    return verdict
+
+
 @contextlib.contextmanager
 def _working_directory(path: Path):
     previous = os.getcwd()
@@ -289,7 +313,7 @@ def scan_notebook(cells: dict[str, str]) -> list[str]:
     """
     trees = {}
     for label, source in cells.items():
-        with contextlib.suppress(SyntaxError, ValueError):
+        with contextlib.suppress(SyntaxError, ValueError, RecursionError, MemoryError):
             trees[label] = ast.parse(_without_magics(source))
     modules = {"__builtins__": "builtins"}  # names bound to modules anywhere in the notebook
     for tree in trees.values():

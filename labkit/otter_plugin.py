@@ -87,12 +87,13 @@ class GradingIntegrity(AbstractOtterPlugin):
                 self.flags.append(execution.leftovers_note(killed))
             self.notes += report.notes()
             try:
-                answers = judging.read_answers(answers_path)
+                record = judging.read_answers(answers_path)
             except judging.AnswerError as exc:
-                answers = {"hidden": {}, "public": {}}
+                record = None
                 self.notes.append(str(exc))
             judged_in = judging.materialize(self.files, Path(private, "files"))
-            verdict = judging.judge(self.tests, answers, files_dir=judged_in)
+            verdict = judging.judge_record(self.tests, record, files_dir=judged_in)
+        self.notes += verdict.run_notes
         verdict.run_notes, verdict.flags = list(self.notes), list(self.flags)
         return TrustedResults(verdict)
 

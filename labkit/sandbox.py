@@ -7,8 +7,8 @@ server itself never runs student code, so a process forked from it is clean.
 ``run_child`` is untrusted: it limits itself (its own session and process group, a memory cap, no
 network where the OS allows it) and runs the notebook's cells in its IPython shell, the last cell
 recording the answers as JSON (``labkit.answers``). ``run_judge`` is trusted: it gets the hidden
-tests, the answers (already parsed from JSON by the parent) and the grading files from the parent,
-judges in a fresh folder (``labkit.judging``) and sends the verdict back as JSON text.
+tests, the record of answers (unparsed: the parent never parses it) and the grading files from the
+parent, judges in a fresh folder (``labkit.judging``) and sends the verdict back as JSON text.
 """
 
 from __future__ import annotations
@@ -146,10 +146,11 @@ def run_child(
     os._exit(0)
 
 
-def run_judge(connection, *, tests: dict, answers: dict, files: dict) -> None:
+def run_judge(connection, *, tests: dict, record: bytes | None, files: dict) -> None:
     """Entry point of a judging child (forked from the clean server, never runs student code).
 
-    Judges ``answers`` in a fresh folder holding ``files`` and sends the verdict as JSON text.
+    Parses and judges the record of answers in a fresh folder holding ``files``, and sends the
+    verdict back as JSON text.
     """
     from threadpoolctl import threadpool_limits
 
@@ -159,7 +160,7 @@ def run_judge(connection, *, tests: dict, answers: dict, files: dict) -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="labkit-judge-") as folder:
             judging.materialize(files, Path(folder))
-            verdict = judging.judge(tests, answers, files_dir=Path(folder))
+            verdict = judging.judge_record(tests, record, files_dir=Path(folder))
         connection.send_bytes(verdict.to_json().encode())
     except BaseException as exc:
         connection.send_bytes(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())

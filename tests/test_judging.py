@@ -85,16 +85,19 @@ def test_malformed_answers_are_refused(malformed):
         judging.from_plain(malformed)
 
 
-def test_read_answers_refuses_a_foreign_or_missing_record(tmp_path):
-    """A record in another format, broken JSON or no record at all: a clear AnswerError."""
-    cases = {
-        "foreign.json": json.dumps({"format": "other", "hidden": {}, "public": {}}),
-        "broken.json": "{not json",
-    }
-    for name, text in cases.items():
-        (tmp_path / name).write_text(text)
+def test_unusable_records_are_refused(tmp_path):
+    """Another format, broken or absurdly nested JSON, or no record at all: a clear AnswerError,
+    and judged as no answers with a note."""
+    for text in (
+        json.dumps({"format": "other", "hidden": {}, "public": {}}),
+        "{not json",
+        "[" * 100_000 + "]" * 100_000,
+    ):
         with pytest.raises(judging.AnswerError):
-            judging.read_answers(tmp_path / name)
+            judging.parse_answers(text.encode())
+        tests = {"q_double.py": TEST_FILE}
+        verdict = judging.judge_record(tests, text.encode(), files_dir=tmp_path)
+        assert verdict.scores() == {"q_double": 0.0} and verdict.run_notes
     with pytest.raises(judging.AnswerError, match="stopped before its answers were recorded"):
         judging.read_answers(tmp_path / "absent.json")
 
@@ -171,7 +174,7 @@ def test_recorder_stops_each_hidden_test_at_its_answer(tmp_path):
     )
     out = tmp_path / "answers.json"
     record({"double": lambda x: 2 * x}, tests_dir=str(tests), out_path=str(out), seconds_per_test=5)
-    answers = judging.read_answers(out)
+    answers = judging.parse_answers(judging.read_answers(out))
     assert answers["done"] and not marker.exists()
     assert judging.from_plain(
         answers["hidden"]["q_double/test_double_values"]["answer"]
@@ -189,7 +192,7 @@ def test_recorder_stops_each_hidden_test_at_its_answer(tmp_path):
             pass
 
     record({"double": slow}, tests_dir=str(tests), out_path=str(out), seconds_per_test=0.5)
-    answers = judging.read_answers(out)
+    answers = judging.parse_answers(judging.read_answers(out))
     assert (
         "did not finish within 0.5 s" in answers["hidden"]["q_double/test_double_values"]["error"]
     )
