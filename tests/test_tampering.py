@@ -299,3 +299,33 @@ def test_control_exception_shows_hidden_tests_inside_the_kernel(in_kernel_graded
 def test_control_crafted_log_is_unpickled_without_the_plugin(in_kernel_graded):
     """Control: stock otter (no plugin) unpickles the crafted log, creating the marker."""
     assert in_kernel_graded["crafted_log"]["marker"].exists()
+
+
+@pytest.mark.slow
+def test_gradescope_layout_grades_with_the_zips_own_copy(autograder_zip, tmp_path):
+    """Gradescope's way: the zip unpacked in /autograder's layout and ``run_otter.py`` run as a
+    script, so ``labkit`` is imported from the zip itself. A numpy patch still earns nothing."""
+    root = tmp_path / "autograder"
+    for folder in ("source", "submission", "results"):
+        (root / folder).mkdir(parents=True)
+    with zipfile.ZipFile(autograder_zip) as archive:
+        archive.extractall(root / "source")
+    (root / "submission_metadata.json").write_text("{}")
+    shutil.copy(FILES["patches_numpy"], root / "submission")
+    runner = (root / "source" / "run_otter.py").read_text()
+    assert 'run_autograder("/autograder")' in runner
+    (root / "source" / "run_otter.py").write_text(runner.replace("/autograder", str(root)))
+    probe = "import labkit, sys; print(labkit.__file__, file=sys.stderr)"
+    done = subprocess.run(
+        [sys.executable, "-c", f"{probe}\nexec(open('run_otter.py').read())"],
+        cwd=root / "source",
+        env=GRADING_ENV,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert str(root / "source" / "labkit") in done.stderr, done.stderr[-2000:]
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert _otter_scores({"results": results}) == EXPECTED["patches_numpy"]["scores"]
+    flags = next(t for t in results["tests"] if t["name"] == FLAG_ENTRY)
+    assert flags["visibility"] == "hidden" and "replaces np.allclose" in flags["output"]
