@@ -241,6 +241,11 @@ def _children_by_parent() -> dict[int, list[int]]:
     return children
 
 
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``."""
+    return _children_by_parent().get(pid, [])
+
+
 def kill_process_group(pgid: int) -> int:
     """Kill every process still in process group ``pgid``; return how many there were."""
     members = [pid for pid, state, _, group in _processes() if group == pgid and state != "Z"]

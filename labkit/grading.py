@@ -262,7 +262,7 @@ class Grader:
         self._lock = threading.Lock()
         self._stopping = False
         execution.become_subreaper()  # daemons a notebook starts become ours to kill
-        self._own_children = set(_children_of(os.getpid()))
+        self._own_children = set(execution.children_of(os.getpid()))
 
     @property
     def budget(self) -> float:
@@ -439,7 +439,7 @@ class Grader:
         data = json.loads(payload)
         if "error" in data:
             return str(data["error"])
-        return judging.Verdict.from_json(json.dumps(data))
+        return judging.Verdict.from_dict(data)
 
     def kill_orphans(self) -> int:
         """Kill processes a notebook left behind (daemons re-parented to this process)."""
@@ -456,14 +456,6 @@ class Grader:
             self._stopping = True
             for process in self._running:
                 _kill_group(process)
-
-
-def _children_of(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(p) for p in f.read().split()]
-    except OSError:
-        return []
 
 
 def _read_index(progress: Path, count: int) -> int | None:
@@ -613,7 +605,7 @@ def feedback_text(outcome: Outcome) -> str:
         if outcome.status == "invalid":
             lines += [f"Reason: {outcome.message}"]
         return "\n".join(lines) + "\n"
-    verdict = judging.Verdict.from_json(json.dumps(outcome.verdict))
+    verdict = judging.Verdict.from_dict(outcome.verdict)
     lines += [f"Score: {outcome.total:g} / {outcome.max_total:g}", ""]
     lines += [f"  {q:<18}{score:g}" for q, score in outcome.scores.items()]
     extra = verdict.public_summary() + verdict.run_notes

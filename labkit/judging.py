@@ -82,9 +82,8 @@ class Verdict:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_json(cls, text: str) -> Verdict:
-        """Rebuild a verdict written by ``to_json`` (by a trusted judge)."""
-        data = json.loads(text)
+    def from_dict(cls, data: dict) -> Verdict:
+        """Rebuild a verdict from ``asdict`` form, as ``to_json`` writes it (by a trusted judge)."""
         return cls(
             tests=[TestVerdict(**t) for t in data["tests"]],
             possible=data["possible"],
