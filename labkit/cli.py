@@ -143,10 +143,11 @@ def release(root: Path, check: bool):
 @click.option("--force", is_flag=True, help="Regrade submissions that were already graded.")
 def grade(paths, autograder, output_dir, jobs, timeout, memory_mb, force):
     """Grade a folder of submissions in parallel, without Docker, into a gradebook."""
-    from labkit import grading
+    from labkit import batch
+    from labkit.batch import reports
 
-    with _errors_as_exit(grading.GradingError):
-        result = grading.grade_batch(
+    with _errors_as_exit(batch.GradingError):
+        result = batch.grade_batch(
             list(paths),
             autograder=autograder,
             output_dir=output_dir,
@@ -155,7 +156,7 @@ def grade(paths, autograder, output_dir, jobs, timeout, memory_mb, force):
             memory_mb=memory_mb,
             force=force,
         )
-    click.echo(grading.summary_text(result))
+    click.echo(reports.summary_text(result))
     click.echo(f"gradebook: {output_dir / 'gradebook.csv'}; plots: {output_dir / 'summary.png'}")
 
 

@@ -9,10 +9,16 @@ The source digits come only from the lab's test split (``train_test_split(X, y, 
 train_size=7500, test_size=2500)``), so a model trained on ``X_train`` has never seen them. All
 randomness comes from fixed numpy seeds and the JPEG settings are fixed, so the same data always
 gives byte-identical files.
+
+The public photos carry their labels in their names (``digit_7_a.jpg``): students are meant to
+see them. The hidden photos must not, since student code runs during grading and could list their
+folder: they are named ``photo_000.jpg`` ... ``photo_099.jpg`` in a seeded shuffled order, and
+their labels are in ``labels.csv`` next to them, which only the trusted grader reads.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 import re
@@ -28,12 +34,13 @@ SEED = 20240917
 SPLIT = {"random_state": 9, "train_size": 7500, "test_size": 2500}
 PUBLIC_DIR = Path("assignment") / "photos"
 HIDDEN_DIR = Path("assignment") / "hidden_photos"
+LABELS_FILE = HIDDEN_DIR / "labels.csv"
 DATA_FILE = Path("assignment") / "data" / "mnist_10k.npz"
 PUBLIC_PER_DIGIT = 2
 HIDDEN_PER_DIGIT = 10
 JPEG_OPTIONS = {"format": "JPEG", "quality": 88, "optimize": False, "subsampling": 2}
 
-_NAME = re.compile(r"^(?:digit|hidden)_(\d)_\w+\.jpg$")
+_NAME = re.compile(r"^digit_(\d)_\w+\.jpg$")
 
 
 class PhotoError(Exception):
@@ -41,10 +48,13 @@ class PhotoError(Exception):
 
 
 def label_of(path: str | os.PathLike) -> str:
-    """Return the digit label carried by a photo's file name (``digit_7_a.jpg`` -> ``'7'``)."""
+    """Return the digit label carried by a public photo's name (``digit_7_a.jpg`` -> ``'7'``).
+
+    Hidden photos' names carry no label (their labels are in ``labels.csv``).
+    """
     match = _NAME.match(Path(path).name)
     if match is None:
-        raise PhotoError(f"{path}: not a photo name like 'digit_7_a.jpg' or 'hidden_7_03.jpg'")
+        raise PhotoError(f"{path}: not a public photo name like 'digit_7_a.jpg'")
     return match.group(1)
 
 
@@ -137,7 +147,10 @@ def photo_plan(y_test: np.ndarray) -> list[tuple[Path, int]]:
     """Return ``(relative path, index into X_test)`` for every photo, public set first.
 
     For each class, one seeded draw picks distinct test digits: the first ones go to the public
-    set, the rest to the hidden set, so the two sets never share a source digit.
+    set, the rest to the hidden set, so the two sets never share a source digit. The hidden
+    digits are then shuffled by the same generator and named ``photo_000.jpg``, ``photo_001.jpg``,
+    ... in that order, so neither a hidden photo's name nor its place in the folder tells its
+    label (``y_test[index]``).
     """
     rng = np.random.default_rng(SEED)
     public, hidden = [], []
@@ -146,19 +159,29 @@ def photo_plan(y_test: np.ndarray) -> list[tuple[Path, int]]:
         picked = rng.choice(candidates, PUBLIC_PER_DIGIT + HIDDEN_PER_DIGIT, replace=False)
         for k, index in enumerate(picked[:PUBLIC_PER_DIGIT]):
             public.append((PUBLIC_DIR / f"digit_{label}_{'abcdefgh'[k]}.jpg", int(index)))
-        for k, index in enumerate(picked[PUBLIC_PER_DIGIT:]):
-            hidden.append((HIDDEN_DIR / f"hidden_{label}_{k:02d}.jpg", int(index)))
-    return public + hidden
+        hidden.extend(int(index) for index in picked[PUBLIC_PER_DIGIT:])
+    shuffled = [hidden[k] for k in rng.permutation(len(hidden))]
+    return public + [(HIDDEN_DIR / f"photo_{k:03d}.jpg", i) for k, i in enumerate(shuffled)]
+
+
+def _labels_csv(rows: list[tuple[str, str]]) -> str:
+    """Return the text of ``labels.csv``: header ``photo,label``, one row per photo, sorted."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["photo", "label"])
+    writer.writerows(sorted(rows))
+    return buffer.getvalue()
 
 
 def build_photos(*, root: Path = REPO_ROOT) -> list[Path]:
     """Write the public and hidden photo sets under ``root/assignment`` and return their paths.
 
+    The hidden photos' labels go to ``hidden_photos/labels.csv`` (not among the returned paths).
     Stale ``*.jpg`` files in the two folders that are not part of the new sets are removed.
     """
     root = Path(root)
     X_test, y_test = _test_digits(root)
-    written = []
+    written, hidden_labels = [], []
     for number, (relative, index) in enumerate(photo_plan(y_test)):
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -167,6 +190,9 @@ def build_photos(*, root: Path = REPO_ROOT) -> list[Path]:
         photo.save(buffer, **JPEG_OPTIONS)
         write_atomically(path, buffer.getvalue())
         written.append(path)
+        if relative.parent == HIDDEN_DIR:
+            hidden_labels.append((relative.name, str(y_test[index])))
+    write_atomically(root / LABELS_FILE, _labels_csv(hidden_labels))
     keep = set(written)
     for folder in (root / PUBLIC_DIR, root / HIDDEN_DIR):
         for stale in sorted(folder.glob("*.jpg")):

@@ -36,8 +36,14 @@ ZIP_NAME = f"{ASSIGNMENT_NAME}-autograder.zip"
 RELEASE_DIRS = ("student_template", "solutions", "autograder")
 
 ANSWER_TAG = "otter_answer_cell"
-# labkit.otter_plugin and the modules it grades with, importable from the zip root on Gradescope.
-PLUGIN_FILES = ("__init__.py", "otter_plugin.py", "execution.py", "answers.py", "judging.py")
+# The grading package (labkit.grader, with its otter plugin), importable from the zip's root.
+GRADER_PACKAGE = Path(__file__).with_name("grader")
+# Student code runs as an unprivileged user where the grader is root; on Gradescope the grading
+# Python lives under /root, which that user must be able to cross (not list).
+SETUP_SH_ADDITION = (
+    "\n# labkit: student code runs as an unprivileged user, which must reach /root/miniforge3\n"
+    "chmod o+x /root\n"
+)
 _EXECUTABLE_ENTRIES = {"run_autograder", "setup.sh"}
 # Single-threaded BLAS in every kernel the release starts, so printed floats never vary.
 _KERNEL_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -288,6 +294,11 @@ def _scrub_paths(nb, prefixes: list[str]) -> None:
                     output["data"][mime] = scrub(value)
 
 
+def grader_files() -> list[Path]:
+    """The grading package's modules, as the autograder zip ships them."""
+    return sorted(GRADER_PACKAGE.glob("*.py"))
+
+
 def build_tree(source_dir: Path, work_dir: Path) -> Path:
     """Build the three release folders under ``work_dir/release`` and return that folder.
 
@@ -307,9 +318,12 @@ def build_tree(source_dir: Path, work_dir: Path) -> Path:
     with zipfile.ZipFile(built_zips[0]) as archive:
         archive.extractall(unpacked)
     # The grading plugin travels in the zip, importable from its root on Gradescope.
-    (unpacked / "labkit").mkdir()
-    for name in PLUGIN_FILES:
-        shutil.copy2(Path(__file__).with_name(name), unpacked / "labkit" / name)
+    (unpacked / "labkit" / "grader").mkdir(parents=True)
+    shutil.copy2(Path(__file__).with_name("__init__.py"), unpacked / "labkit" / "__init__.py")
+    for path in grader_files():
+        shutil.copy2(path, unpacked / "labkit" / "grader" / path.name)
+    setup_sh = unpacked / "setup.sh"
+    setup_sh.write_text(setup_sh.read_text() + SETUP_SH_ADDITION)
     write_zip(unpacked, release / "autograder" / ZIP_NAME)
 
     solutions = release / "solutions"
@@ -335,8 +349,8 @@ def check_hidden_tests(questions: list[Question]) -> None:
     """Gate: every autograded question has a hidden test, each calling ``answer()`` once.
 
     The student's work reaches a hidden test only through ``answer(lambda: ...)`` (see
-    ``labkit.judging``): a test without it could not see the work, one with two calls would be
-    stopped in the student's kernel after the first.
+    ``labkit.grader.judging``): a test without it could not see the work, one with two calls
+    would be stopped in the student's process after the first.
     """
     missing = [q.name for q in questions if not q.manual and not q.hidden_tests]
     if missing:

@@ -113,12 +113,12 @@ def corpus_scores(request, autograder_zip, tmp_path_factory) -> dict[str, dict[s
 @pytest.fixture(scope="session")
 def labkit_scores(autograder_zip, tmp_path_factory) -> dict[str, dict[str, float] | str]:
     """Grade the whole corpus in one ``labkit grade`` batch."""
-    from labkit import grading
+    from labkit import batch
 
     inbox = tmp_path_factory.mktemp("inbox")
     for path in SUBMISSIONS.glob("*.ipynb"):
         shutil.copy(path, inbox / path.name)
-    result = grading.grade_batch(
+    result = batch.grade_batch(
         [inbox],
         autograder=autograder_zip,
         output_dir=tmp_path_factory.mktemp("labkit-grade"),
@@ -126,7 +126,7 @@ def labkit_scores(autograder_zip, tmp_path_factory) -> dict[str, dict[str, float
     )
     return {
         Path(o.submission).stem: (
-            {**o.scores, **({FLAGS: o.message} if FLAGS in o.message else {})}
+            {**o.scores, **({FLAGS: o.message} if o.flags else {})}
             if o.status == "ok"
             else f"{o.status}: {o.message}"
         )

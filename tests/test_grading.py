@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from labkit import grading
+from labkit import batch
+from labkit.batch import intake, reports
 from labkit.cli import main
 
 TESTS = Path(__file__).resolve().parent
@@ -41,7 +42,7 @@ def hostile_batch(tmp_path_factory, autograder_zip):
     shutil.copytree(HOSTILE, inbox, ignore=shutil.ignore_patterns("expected.csv"))
     shutil.copy(SOLUTION, inbox / "honest.ipynb")
     out = root / "out"
-    result = grading.grade_batch(
+    result = batch.grade_batch(
         [inbox], autograder=autograder_zip, output_dir=out, timeout=40, progress=False
     )
     return root, out, result
@@ -100,7 +101,7 @@ def test_gradebook_and_summary(hostile_batch):
     assert len(rows) == len(_expected_hostile()) + 1
     assert all(row["max_total"] == "15" for row in rows.values())
     assert (out / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    text = grading.summary_text(result)
+    text = reports.summary_text(result)
     assert "q_softmax" in text and "ok 5, timeout 1, invalid 6" in text
 
 
@@ -174,8 +175,8 @@ def test_unknown_path_and_bad_zip_are_clear_errors(tmp_path):
         main, ["grade", str(BLANK), "-a", str(bogus), "-o", str(tmp_path / "out")]
     )
     assert result.exit_code == 1 and "not a readable autograder zip" in result.output
-    with pytest.raises(grading.GradingError, match="no such file or folder"):
-        grading.find_submissions([tmp_path / "missing"])
+    with pytest.raises(intake.GradingError, match="no such file or folder"):
+        intake.find_submissions([tmp_path / "missing"])
 
 
 def test_clashing_submission_names_are_refused(tmp_path):
@@ -183,8 +184,8 @@ def test_clashing_submission_names_are_refused(tmp_path):
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()
         shutil.copy(BLANK, tmp_path / folder / "alice.ipynb")
-    with pytest.raises(grading.GradingError, match="two submissions are named alice.ipynb"):
-        grading.find_submissions([tmp_path / "a", tmp_path / "b"])
+    with pytest.raises(intake.GradingError, match="two submissions are named alice.ipynb"):
+        intake.find_submissions([tmp_path / "a", tmp_path / "b"])
 
 
 def test_gradescope_export_folders_are_one_submission_each(tmp_path):
@@ -193,9 +194,9 @@ def test_gradescope_export_folders_are_one_submission_each(tmp_path):
     (export / "submission_1").mkdir(parents=True)
     shutil.copy(BLANK, export / "submission_1" / "logreg_digits.ipynb")
     (export / "submission_metadata.yml").write_text("{}\n")
-    (submission,) = grading.find_submissions([export])
+    (submission,) = intake.find_submissions([export])
     assert submission.name == "submission_1"
-    name, data = grading.read_notebook(submission.path)
+    name, data = intake.read_notebook(submission.path)
     assert name == "logreg_digits.ipynb" and data == BLANK.read_bytes()
 
 
@@ -237,7 +238,7 @@ def test_submissions_have_no_network(tmp_path, autograder_zip):
         inbox = tmp_path / "inbox"
         inbox.mkdir()
         nbformat.write(nb, inbox / "calls_home.ipynb")
-        result = grading.grade_batch(
+        result = batch.grade_batch(
             [inbox], autograder=autograder_zip, output_dir=tmp_path / "out", progress=False
         )
     finally:

@@ -13,18 +13,48 @@ import zipfile
 from pathlib import Path
 
 
-def test_released_zip_carries_the_plugin(autograder_zip):
-    """Does the zip configure the plugin and carry its code, identical to the kit's?"""
+def test_released_zip_carries_the_grader_package(autograder_zip):
+    """Does the zip configure the plugin and carry labkit/grader/ whole, identical to the kit's?"""
     import labkit
-    from labkit.release import PLUGIN_FILES
+    from labkit.grader.config import PLUGIN_NAME
+    from labkit.release import grader_files
 
     package = Path(labkit.__file__).parent
     with zipfile.ZipFile(autograder_zip) as archive:
         config = json.loads(archive.read("otter_config.json"))
-        shipped = {name: archive.read(f"labkit/{name}") for name in PLUGIN_FILES}
-    assert "labkit.otter_plugin.GradingIntegrity" in json.dumps(config.get("plugins"))
-    assert shipped == {name: (package / name).read_bytes() for name in PLUGIN_FILES}
-    assert {"otter_plugin.py", "judging.py", "answers.py", "execution.py"} <= set(shipped)
+        shipped = {n: archive.read(n) for n in archive.namelist() if n.startswith("labkit/")}
+    assert PLUGIN_NAME in json.dumps(config.get("plugins"))
+    expected = {f"labkit/grader/{p.name}": p.read_bytes() for p in grader_files()}
+    expected["labkit/__init__.py"] = (package / "__init__.py").read_bytes()
+    assert shipped == expected
+    assert {"otter_plugin.py", "pipeline.py", "judging.py", "answers.py", "kernel.py"} <= {
+        Path(n).name for n in shipped
+    }
+
+
+def test_plugin_imports_from_the_zip_alone(autograder_zip, tmp_path):
+    """Does the plugin import from the zip's own copy, with nothing else of the kit reachable?"""
+    with zipfile.ZipFile(autograder_zip) as archive:
+        for name in archive.namelist():
+            if name.startswith("labkit/"):
+                archive.extract(name, tmp_path)
+    probe = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "import labkit.grader.otter_plugin as plugin\n"
+        "print(plugin.__file__)\n"
+        "try:\n"
+        "    import labkit.batch\n"
+        "    print('kit reachable')\n"
+        "except ImportError:\n"
+        "    print('kit not reachable')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    where, reachable = done.stdout.split()[:1] + [done.stdout.strip().splitlines()[-1]]
+    assert where == str(tmp_path / "labkit" / "grader" / "otter_plugin.py")
+    assert reachable == "kit not reachable"
 
 
 def _export(folder: Path, cell_source: str) -> list[str]:

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labkit import judging
-from labkit.answers import to_plain
+from labkit.grader import judging
+from labkit.grader.answers import to_plain
 
 TEST_FILE = """\
 from otter.test_files import test_case
@@ -97,7 +97,7 @@ def test_unusable_records_are_refused(tmp_path):
             judging.parse_answers(text.encode())
         tests = {"q_double.py": TEST_FILE}
         verdict = judging.judge_record(tests, text.encode(), files_dir=tmp_path)
-        assert verdict.scores() == {"q_double": 0.0} and verdict.run_notes
+        assert verdict.scores() == {"q_double": 0.0} and verdict.notes
     with pytest.raises(judging.AnswerError, match="stopped before its answers were recorded"):
         judging.read_answers(tmp_path / "absent.json")
 
@@ -158,42 +158,55 @@ def test_scan_flags_patches_but_not_honest_code():
     assert "code cell 7: writes into __builtins__" in flags
 
 
-def test_recorder_stops_each_hidden_test_at_its_answer(tmp_path):
-    """In the student's kernel: answers recorded, the rest of a hidden test never run there,
-    public tests run in full, and a call past the per-test limit recorded as an error."""
-    from labkit.answers import record
+def _record(student: dict, source: str, out, seconds: float) -> dict:
+    """Run the recorder as the grader's cells do: start, then one call per test case."""
+    from labkit.grader import answers
+    from labkit.grader.cells import test_functions
 
-    tests = tmp_path / "tests"
-    tests.mkdir()
-    marker = tmp_path / "ran-past-answer"
-    (tests / "q_double.py").write_text(
-        TEST_FILE.replace(
-            '    assert np.allclose(got, 2 * xs), "double(x) must be 2 * x"',
-            f"    open({str(marker)!r}, 'w').close()\n    assert np.allclose(got, 2 * xs)",
+    answers.start(out_path=str(out))
+    for function in test_functions(source):
+        answers.record_case(
+            student, source=source, filename="q_double.py", function=function, seconds=seconds
         )
+    return judging.parse_answers(judging.read_answers(out))
+
+
+def test_recorder_stops_each_hidden_test_at_its_answer(tmp_path):
+    """In the student's process: answers recorded, the rest of a hidden test never run there,
+    public tests run in full, and a call past the per-test limit recorded as an error."""
+    marker = tmp_path / "ran-past-answer"
+    source = TEST_FILE.replace(
+        '    assert np.allclose(got, 2 * xs), "double(x) must be 2 * x"',
+        f"    open({str(marker)!r}, 'w').close()\n    assert np.allclose(got, 2 * xs)",
     )
     out = tmp_path / "answers.json"
-    record({"double": lambda x: 2 * x}, tests_dir=str(tests), out_path=str(out), seconds_per_test=5)
-    answers = judging.parse_answers(judging.read_answers(out))
-    assert answers["done"] and not marker.exists()
-    assert judging.from_plain(
-        answers["hidden"]["q_double/test_double_values"]["answer"]
-    ).tolist() == [
-        0.0,
-        2.0,
-        4.0,
-        6.0,
-        8.0,
-    ]
+    answers = _record({"double": lambda x: 2 * x}, source, out, 5)
+    assert not marker.exists()
+    recorded = answers["hidden"]["q_double/test_double_values"]["answer"]
+    assert judging.from_plain(recorded).tolist() == [0.0, 2.0, 4.0, 6.0, 8.0]
     assert answers["public"]["q_double/test_double_format"] == {"passed": True, "message": ""}
 
     def slow(x):
         while True:
             pass
 
-    record({"double": slow}, tests_dir=str(tests), out_path=str(out), seconds_per_test=0.5)
-    answers = judging.parse_answers(judging.read_answers(out))
-    assert (
-        "did not finish within 0.5 s" in answers["hidden"]["q_double/test_double_values"]["error"]
-    )
+    answers = _record({"double": slow}, source, out, 0.5)
+    error = answers["hidden"]["q_double/test_double_values"]["error"]
+    assert "did not finish within 0.5 s" in error
     assert answers["public"]["q_double/test_double_format"]["passed"] is False
+
+
+def test_a_linked_or_odd_record_is_refused(tmp_path):
+    """Does the grader refuse, without following or blocking, a record that is a link or a FIFO?"""
+    import os
+
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"format": "labkit-answers/1", "hidden": {}, "public": {}}')
+    link = tmp_path / "link.json"
+    link.symlink_to(secret)
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    for path in (link, fifo, tmp_path):
+        with pytest.raises(judging.AnswerError, match="not a plain file"):
+            judging.read_answers(path)
+    assert judging.parse_answers(judging.read_answers(secret))["hidden"] == {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
 from pathlib import Path
 
@@ -24,12 +25,21 @@ def _root_with_data(root: Path) -> Path:
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    """Map each photo's path relative to ``root`` to its bytes (both photo folders)."""
+    """Map each file's path relative to ``root`` to its bytes (both photo folders)."""
     return {
         str(path.relative_to(root)): path.read_bytes()
         for folder in (photos.PUBLIC_DIR, photos.HIDDEN_DIR)
         for path in sorted((root / folder).iterdir())
     }
+
+
+def _hidden_labels(root: Path) -> list[tuple[str, str]]:
+    """Return the ``(photo, label)`` rows of ``labels.csv`` under ``root``, checking its header."""
+    with (root / photos.LABELS_FILE).open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["photo", "label"]
+    assert all(len(row) == 2 for row in rows[1:])
+    return [(name, label) for name, label in rows[1:]]
 
 
 @pytest.fixture(scope="module")
@@ -50,19 +60,22 @@ def test_build_is_byte_identical_and_replaces_stale_files(built, tmp_path):
     first_root, _ = built
     second_root = _root_with_data(tmp_path)
     stale = second_root / photos.PUBLIC_DIR / "digit_3_z.jpg"
+    old_hidden = second_root / photos.HIDDEN_DIR / "hidden_3_07.jpg"  # the old, labelled naming
     other = second_root / photos.HIDDEN_DIR / "notes.txt"
-    for path in (stale, other):
+    for path in (stale, old_hidden, other):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"old")
     (second_root / photos.PUBLIC_DIR / "digit_0_a.jpg").write_bytes(b"old")
+    (second_root / photos.LABELS_FILE).write_text("photo,label\nphoto_000.jpg,0\n")
 
     photos.build_photos(root=second_root)
 
     assert not stale.exists()
+    assert not old_hidden.exists()
     assert other.read_bytes() == b"old"
     other.unlink()
     first, second = _files(first_root), _files(second_root)
-    assert len(first) == 120
+    assert len(first) == 121  # 120 photos and labels.csv
     assert first == second
 
 
@@ -71,13 +84,20 @@ def test_names_counts_labels_and_sources(built, split):
     public = sorted(p.name for p in (root / photos.PUBLIC_DIR).iterdir())
     hidden = sorted(p.name for p in (root / photos.HIDDEN_DIR).iterdir())
     assert public == [f"digit_{d}_{k}.jpg" for d in range(10) for k in "ab"]
-    assert hidden == [f"hidden_{d}_{k:02d}.jpg" for d in range(10) for k in range(10)]
+    hidden_photos = [f"photo_{k:03d}.jpg" for k in range(100)]
+    assert hidden == sorted([*hidden_photos, "labels.csv"])
     assert sorted(written) == sorted(
         [root / photos.PUBLIC_DIR / n for n in public]
-        + [root / photos.HIDDEN_DIR / n for n in hidden]
+        + [root / photos.HIDDEN_DIR / n for n in hidden_photos]
     )
     assert Counter(photos.label_of(n) for n in public) == {str(d): 2 for d in range(10)}
-    assert Counter(photos.label_of(n) for n in hidden) == {str(d): 10 for d in range(10)}
+    rows = _hidden_labels(root)
+    assert [name for name, _ in rows] == hidden_photos  # one row per photo, sorted by name
+    labels = [label for _, label in rows]
+    assert Counter(labels) == {str(d): 10 for d in range(10)}
+    # Shuffled: the order of the names tells nothing about the labels.
+    assert labels != sorted(labels)
+    assert sum(a == b for a, b in zip(labels, labels[1:], strict=False)) < 30
 
     X_train, X_test, _, y_test = split
     module_X_test, module_y_test = photos._test_digits(root)
@@ -85,18 +105,24 @@ def test_names_counts_labels_and_sources(built, split):
     plan = photos.photo_plan(y_test)
     indices = [index for _, index in plan]
     assert len(set(indices)) == len(indices) == 120  # public and hidden sources are disjoint
+    label_by_name = dict(rows)
     for relative, index in plan:
-        assert y_test[index] == photos.label_of(relative)
+        if relative.parent == photos.PUBLIC_DIR:
+            assert y_test[index] == photos.label_of(relative)
+        else:
+            assert relative.parent == photos.HIDDEN_DIR
+            assert y_test[index] == label_by_name[relative.name]
     # No source digit occurs in the training split, so a trained model has never seen it.
     train_rows = {row.tobytes() for row in X_train}
     assert not any(X_test[index].tobytes() in train_rows for index in indices)
 
 
 def test_label_of_rejects_other_names():
-    assert photos.label_of("some/dir/hidden_7_03.jpg") == "7"
+    assert photos.label_of("some/dir/digit_7_a.jpg") == "7"
     assert photos.label_of(Path("digit_0_b.jpg")) == "0"
-    for name in ("digit_10_a.jpg", "photo.jpg", "digit_3_a.png", "hidden_x_01.jpg"):
-        with pytest.raises(photos.PhotoError, match="not a photo name"):
+    names = ("digit_10_a.jpg", "photo.jpg", "digit_3_a.png", "photo_007.jpg", "hidden_7_03.jpg")
+    for name in names:
+        with pytest.raises(photos.PhotoError, match="not a public photo name"):
             photos.label_of(name)
 
 

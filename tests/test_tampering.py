@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from labkit import grading
+from labkit import batch
+from labkit.batch import reports
 
 FIXTURES = Path(__file__).resolve().parent / "tampering"
 QUESTIONS = [
@@ -116,12 +117,12 @@ def labkit_graded(autograder_zip, tmp_path_factory) -> dict[str, dict]:
     marker = out / "crafted-log-was-unpickled"
     os.environ["TAMPER_MARKER"] = str(marker)
     try:
-        result = grading.grade_batch(
+        result = batch.grade_batch(
             [inbox], autograder=autograder_zip, output_dir=out, progress=False
         )
     finally:
         del os.environ["TAMPER_MARKER"]
-    summary = grading.summary_text(result)
+    summary = reports.summary_text(result)
     return {
         Path(o.submission).stem: {
             "outcome": o,

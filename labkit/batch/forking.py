@@ -1,0 +1,272 @@
+"""Supervision in ``labkit grade``: the fork server of a grading slot, and the runner over it.
+
+Each slot (one submission graded at a time) has its own server process (``labkit.batch.server``)
+and its own unprivileged user id, so that two notebooks graded at once cannot reach each other.
+``ForkRunner`` is the pipeline's runner (``labkit.grader.pipeline``): each session is a child
+forked by the server, and this side sends it one cell at a time, waits for its report with the
+cell's limit, and kills its process group when the limit passes. The child's exit status comes
+from the server (its parent), never from the child.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from multiprocessing.reduction import send_handle
+
+from labkit.batch import channel
+from labkit.grader import isolation
+from labkit.grader.isolation import Workspace
+from labkit.grader.pipeline import CellResult, GraderFault, Stop
+
+SERVER_START_SECONDS = 180.0
+HELLO_SECONDS = 60.0
+END_SECONDS = 10.0
+POLL_SECONDS = 0.2
+
+
+class ForkServer:
+    """The parent's handle on one fork server process."""
+
+    def __init__(self, *, tests: dict[str, str], files: dict[str, bytes]):
+        ours, theirs = socket.socketpair()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "labkit.batch.server", str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C in the terminal is the parent's alone
+            )
+        finally:
+            theirs.close()
+        self.conn = Connection(ours.detach())
+        self.conn.send(channel.Setup(tests=tests, files=files))
+        ready = self.receive(SERVER_START_SECONDS)
+        if not isinstance(ready, channel.Ready):
+            self.close()
+            raise GraderFault(f"the grading server did not start ({ready!r})")
+
+    def alive(self) -> bool:
+        """Whether the server process is still running."""
+        return self.process.poll() is None
+
+    def receive(self, timeout: float):
+        """The server's next message, or None if none came within ``timeout`` or it is gone."""
+        try:
+            if not self.conn.poll(timeout):
+                return None
+            return self.conn.recv()
+        except (EOFError, OSError):
+            return None
+
+    def run(self, request: channel.RunRequest, fds: list[int]) -> int:
+        """Ask for a child running a notebook; return its process id."""
+        self.conn.send(request)
+        for fd in fds:
+            send_handle(self.conn, fd, self.process.pid)
+        started = self.receive(SERVER_START_SECONDS)
+        if not isinstance(started, channel.Started):
+            raise GraderFault("the grading server did not start the notebook's process")
+        return started.pid
+
+    def judge(self, record: bytes | None) -> channel.Judged:
+        """Judge a record of answers in a clean child of the server."""
+        self.conn.send(channel.JudgeRequest(record))
+        judged = self.receive(3600)
+        if not isinstance(judged, channel.Judged):
+            raise GraderFault("the grading server stopped while judging")
+        return judged
+
+    def close(self) -> None:
+        """Stop the server (and so whatever it still has running)."""
+        with contextlib.suppress(OSError):
+            self.conn.send(channel.Quit())
+        with contextlib.suppress(OSError):
+            self.conn.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class ForkSession:
+    """One child of the server running a notebook, driven cell by cell over its two pipes."""
+
+    def __init__(
+        self, server: ForkServer, workspace: Workspace, *, memory_mb: int, stopping: threading.Event
+    ):
+        self.server = server
+        self.stopping = stopping
+        self.ended: channel.Ended | None = None
+        self.reader = channel.ReportReader()
+        command_read, self.command_fd = os.pipe()
+        self.report_fd, report_write = os.pipe()
+        log_fd = os.open(
+            workspace.private_file("grading.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600
+        )
+        request = channel.RunRequest(
+            workspace=str(workspace.path),
+            env=workspace.env(),
+            uid=workspace.user.uid,
+            memory_mb=memory_mb,
+        )
+        try:
+            self.pid = server.run(request, [command_read, report_write, log_fd])
+        finally:
+            for fd in (command_read, report_write, log_fd):
+                os.close(fd)
+        os.set_blocking(self.command_fd, False)
+        self.network, self.errno = self._hello()
+
+    def _hello(self) -> tuple[isolation.Network, int]:
+        deadline = time.monotonic() + HELLO_SECONDS
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.report_fd, self.server.conn], [], [], POLL_SECONDS)
+            if self.report_fd in ready:
+                data = os.read(self.report_fd, 4096)
+                reports = self.reader.feed(data) if data else []
+                if reports and reports[0][0] is channel.Report.HELLO and len(reports) == 1:
+                    return channel.parse_hello(reports[0][1])
+                break
+            if self.server.conn in ready:
+                break
+        self.close()
+        raise GraderFault("the notebook's process could not be started in its sandbox")
+
+    def _kill(self) -> None:
+        for kill in (os.killpg, os.kill):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                kill(self.pid, signal.SIGKILL)
+
+    def _wait_ended(self, timeout: float) -> bool:
+        if self.ended is None:
+            message = self.server.receive(timeout)
+            if isinstance(message, channel.Ended):
+                self.ended = message
+        return self.ended is not None
+
+    def _send(self, data: bytes, deadline: float) -> bool:
+        view = memoryview(data)
+        while view:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            _, writable, _ = select.select([], [self.command_fd], [], min(remaining, POLL_SECONDS))
+            if writable:
+                try:
+                    view = view[os.write(self.command_fd, view) :]
+                except BlockingIOError:
+                    continue
+                except BrokenPipeError:
+                    return False
+        return True
+
+    def run_cell(self, index: int, source: str, *, timeout: float) -> CellResult:
+        """Send cell ``index`` and wait for the child's report, at most ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        if self.ended is not None:
+            return CellResult(Stop.DIED, self.ended.exit_status)
+        if not self._send(channel.encode_command(index, source), deadline):
+            return self._after_silence(deadline)
+        while True:
+            if self.stopping.is_set():
+                self._kill()
+                return CellResult(Stop.INTERRUPTED)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return self._after_silence(deadline)
+            wait = min(remaining, POLL_SECONDS)
+            ready, _, _ = select.select([self.report_fd, self.server.conn], [], [], wait)
+            if self.report_fd in ready:
+                data = os.read(self.report_fd, 4096)
+                if not data:  # the pipe was closed: by the child's death, or by its code
+                    if self._wait_ended(2.0):
+                        return CellResult(Stop.DIED, self.ended.exit_status)
+                    self._kill()
+                    return CellResult(Stop.BROKE_CHANNEL)
+                try:
+                    if channel.expect_done(self.reader.feed(data), index):
+                        if self.reader.pending:
+                            raise channel.ChannelError("bytes after a report")
+                        return CellResult(Stop.DONE)
+                except channel.ChannelError:
+                    self._kill()
+                    return CellResult(Stop.BROKE_CHANNEL)
+            elif self.server.conn in ready:
+                if self._wait_ended(0):
+                    return CellResult(Stop.DIED, self.ended.exit_status)
+                if not self.server.alive():
+                    self._kill()
+                    return CellResult(Stop.DIED, None)
+
+    def _after_silence(self, deadline: float) -> CellResult:
+        """The limit passed: kill the child, unless it had died already."""
+        if self._wait_ended(0):
+            return CellResult(Stop.DIED, self.ended.exit_status)
+        self._kill()
+        return CellResult(Stop.TIMED_OUT)
+
+    def close(self) -> int:
+        """End the child (asked, then killed), wait for the server's word; return leftovers."""
+        if self.ended is None:
+            if not self._send(channel.encode_end(), time.monotonic() + 1.0) or not (
+                self._wait_ended(END_SECONDS)
+            ):
+                self._kill()
+                self._wait_ended(END_SECONDS)
+        for fd in (self.command_fd, self.report_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.command_fd = self.report_fd = -1
+        return self.ended.leftovers if self.ended else 0
+
+
+class ForkRunner:
+    """The pipeline's runner for one slot of ``labkit grade``: sessions are children of its
+    fork server (restarted if it died)."""
+
+    def __init__(self, *, server_factory, memory_mb: int, stopping: threading.Event):
+        self._server_factory = server_factory
+        self.server: ForkServer | None = None
+        self.memory_mb = memory_mb
+        self.stopping = stopping
+        self.network = None
+
+    def ensure_server(self) -> ForkServer:
+        """The slot's server, started (again) if needed."""
+        if self.server is None or not self.server.alive():
+            if self.server is not None:
+                self.server.close()
+            self.server = self._server_factory()
+        return self.server
+
+    def start(self, workspace: Workspace) -> ForkSession:
+        """A fresh child of the server, confined, in the workspace."""
+        session = ForkSession(
+            self.ensure_server(), workspace, memory_mb=self.memory_mb, stopping=self.stopping
+        )
+        self.network = (session.network, session.errno)
+        return session
+
+    def sandbox_notes(self) -> list[str]:
+        """Where the last child could not be cut off from the network."""
+        if self.network is None:
+            return []
+        note = isolation.network_note(*self.network)
+        return [note] if note else []
+
+    def close(self) -> None:
+        """Stop the slot's server."""
+        if self.server is not None:
+            self.server.close()
+            self.server = None

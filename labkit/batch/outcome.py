@@ -1,0 +1,78 @@
+"""What ``labkit grade`` concludes about each submission, as ``results.json`` stores it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Status(str, Enum):
+    """How grading a submission ended."""
+
+    OK = "ok"
+    ERROR = "error"  # the grader failed (not the submission); the message says why
+    TIMEOUT = "timeout"  # the notebook ran past its limit; answers recorded by then count
+    INVALID = "invalid"  # not a notebook the grader can read
+    PENDING = "pending"  # not graded yet (a batch that was stopped)
+
+
+FINAL_STATUSES = (Status.OK, Status.ERROR, Status.TIMEOUT, Status.INVALID)
+
+
+@dataclass
+class Outcome:
+    """The grade of one submission; every text in it was written by the trusted side."""
+
+    submission: str
+    status: Status
+    reason: str = ""  # for the TA, where there are no scores: why
+    scores: dict[str, float] = field(default_factory=dict)
+    total: float = 0.0
+    max_total: float = 0.0
+    seconds: float = 0.0
+    submission_sha256: str = ""
+    autograder_sha256: str = ""
+    flags: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    sandbox: list[str] = field(default_factory=list)
+    verdict: dict | None = None
+
+    @property
+    def message(self) -> str:
+        """The gradebook's message column: why, flags for review, notes, sandbox notes."""
+        parts = [self.reason] if self.reason else []
+        parts += [f"flagged for review: {flag}" for flag in self.flags]
+        parts += [*self.notes, *self.sandbox]
+        return "; ".join(parts)
+
+    def to_json(self) -> str:
+        """The outcome as ``results.json`` holds it."""
+        data = dataclasses.asdict(self)
+        data["status"] = self.status.value
+        return json.dumps(data, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> Outcome:
+        """Read back what ``to_json`` wrote (raises ValueError, KeyError or TypeError if not)."""
+        data = json.loads(text)
+        values = {f.name: data[f.name] for f in dataclasses.fields(cls)}
+        values["status"] = Status(values["status"])
+        return cls(**values)
+
+
+@dataclass
+class BatchResult:
+    """What a batch produced: one outcome per submission, and how long it took."""
+
+    outcomes: list[Outcome]
+    points: dict[str, float]
+    seconds: float
+    skipped: int
+    sandbox: list[str] = field(default_factory=list)
+
+    def counts(self) -> Counter:
+        """How many submissions ended in each status."""
+        return Counter(o.status for o in self.outcomes)

@@ -1,0 +1,126 @@
+"""Reports of ``labkit grade``: the gradebook (TA), each student's feedback, the batch summary.
+
+Every sentence here is the grader's own: scores, statuses, the notes and flags of the verdict
+(``labkit.grader.pipeline`` writes them from what it observed). The feedback a student reads
+holds no test message and nothing the notebook printed; the gradebook is the TA's.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from collections import Counter
+from pathlib import Path
+
+from labkit.atomic import write_atomically
+from labkit.batch.outcome import FINAL_STATUSES, BatchResult, Outcome, Status
+from labkit.grader import judging
+
+
+def feedback_text(outcome: Outcome) -> str:
+    """A short note for the student, in the grader's words only (no test or notebook output)."""
+    lines = [f"Submission: {outcome.submission}", f"Status: {outcome.status.value}"]
+    if outcome.status not in (Status.OK, Status.TIMEOUT) or outcome.verdict is None:
+        lines += ["", "This submission could not be graded; your TA has the details."]
+        if outcome.status is Status.INVALID:
+            lines += [
+                "Reason: the grader could not read a notebook in it (an .ipynb file, or the zip "
+                "that the notebook's export cell makes)."
+            ]
+        return "\n".join(lines) + "\n"
+    verdict = judging.Verdict.from_dict(outcome.verdict)
+    lines += [f"Score: {outcome.total:g} / {outcome.max_total:g}", ""]
+    lines += [f"  {q:<18}{score:g}" for q, score in outcome.scores.items()]
+    extra = verdict.public_summary() + verdict.notes
+    if extra:
+        lines += ["", *extra]
+    return "\n".join(lines) + "\n"
+
+
+def write_gradebook(path: Path, outcomes: list[Outcome], points: dict[str, float]) -> None:
+    """Write the gradebook: one row per submission, a column per question, atomically."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["submission", *points, "total", "max_total", "status", "message"])
+    for outcome in sorted(outcomes, key=lambda o: o.submission):
+        scores = [f"{outcome.scores[q]:g}" if q in outcome.scores else "" for q in points]
+        total = f"{outcome.total:g}" if outcome.status is Status.OK else ""
+        message = " ".join(outcome.message.split())
+        writer.writerow(
+            [
+                outcome.submission,
+                *scores,
+                total,
+                f"{sum(points.values()):g}",
+                outcome.status.value,
+                message,
+            ]
+        )
+    write_atomically(path, buffer.getvalue())
+
+
+def summary_text(result: BatchResult) -> str:
+    """The summary printed at the end: mean per question, score distribution, counts, time."""
+    graded = [o for o in result.outcomes if o.status is Status.OK]
+    lines = []
+    if graded:
+        lines.append(f"{'question':<18}{'mean':>7}{'points':>8}{'share':>8}")
+        for q, points in result.points.items():
+            mean = statistics.fmean(o.scores[q] for o in graded)
+            lines.append(f"{q:<18}{mean:>7.2f}{points:>8g}{mean / points:>8.0%}")
+        totals = [o.total for o in graded]
+        maximum = sum(result.points.values())
+        lines.append(
+            f"total: mean {statistics.fmean(totals):.2f} / {maximum:g}, median "
+            f"{statistics.median(totals):g}, min {min(totals):g}, max {max(totals):g}"
+        )
+        edges = [maximum * k / 5 for k in range(6)]
+        bins = Counter(min(int(t / maximum * 5), 4) if maximum else 0 for t in totals)
+        lines.append(
+            "distribution: "
+            + "  ".join(f"{edges[k]:g}-{edges[k + 1]:g}: {bins[k]}" for k in range(5))
+        )
+    flagged = [o.submission for o in result.outcomes if o.flags]
+    if flagged:
+        lines.append(
+            f"flagged for review: {len(flagged)} ({', '.join(flagged)}); see the message column"
+        )
+    counts = result.counts()
+    by_status = ", ".join(
+        f"{s.value} {counts[s]}" for s in (*FINAL_STATUSES, Status.PENDING) if counts[s]
+    )
+    lines.append(
+        f"{len(result.outcomes)} submissions ({by_status}; {result.skipped} already graded) "
+        f"in {result.seconds:.1f} s"
+    )
+    lines += [f"sandbox: {note}" for note in result.sandbox]
+    return "\n".join(lines)
+
+
+def write_summary_png(path: Path, result: BatchResult) -> None:
+    """Save a histogram of the totals and each question's mean as a share of its points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    graded = [o for o in result.outcomes if o.status is Status.OK]
+    maximum = sum(result.points.values())
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    left.hist([o.total for o in graded], bins=min(15, int(maximum) + 1), range=(0, maximum))
+    left.set_xlabel("total score")
+    left.set_ylabel("submissions")
+    left.set_title(f"{len(graded)} graded submissions")
+    shares = [
+        statistics.fmean(o.scores[q] for o in graded) / p if graded else 0.0
+        for q, p in result.points.items()
+    ]
+    right.barh(list(result.points), shares)
+    right.set_xlim(0, 1)
+    right.set_xlabel("mean score as a share of the question's points")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    write_atomically(path, buffer.getvalue())

@@ -1,0 +1,199 @@
+"""The fork server of ``labkit grade``: a clean process that forks the children of one grading slot.
+
+Started by the parent (``python -m labkit.batch.server FD``) with the parent's environment, it
+imports otter and the lab's libraries once (``PRELOAD``), so that each child starts warm, and
+never runs student code itself, so that a process forked from it is clean. It becomes a
+subreaper, so that whatever a child leaves running is its to kill. It forks two kinds of child:
+
+- ``run_student`` (untrusted): its own session, a memory cap, no network where the OS allows it,
+  every inherited descriptor closed but its two pipes, then the student's user; it runs the cells
+  the parent sends, one at a time, in an IPython shell (``labkit.batch.channel``).
+- ``run_judge`` (trusted): parses and judges a record of answers in the grading files' folder
+  and writes the verdict on a pipe to the server, which passes it on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import signal
+import sys
+import tempfile
+from multiprocessing.connection import Connection
+from multiprocessing.reduction import recv_handle
+from pathlib import Path
+
+from labkit.batch import channel
+from labkit.grader import isolation, processes
+
+# Imported once here, so that each child starts warm.
+PRELOAD = (
+    "numpy",
+    "scipy.ndimage",
+    "scipy.special",
+    "pandas",
+    "sklearn.linear_model",
+    "sklearn.model_selection",
+    "sklearn.metrics",
+    "PIL.Image",
+    "PIL.ImageOps",
+    "matplotlib.pyplot",
+    "seaborn",
+    "IPython.core.interactiveshell",
+    "nbformat",
+    "otter",
+    "otter.test_files",
+    "threadpoolctl",
+    "labkit.grader.answers",
+    "labkit.grader.judging",
+)
+SETUP_FAILED = 113  # the child's exit code when it could not confine itself (no cell ran)
+
+
+def run_student(request: channel.RunRequest, command_fd: int, report_fd: int, log_fd: int):
+    """Entry point of a student's child: confine this process, then run the cells it is sent.
+
+    Never returns: the child exits with 0 when told to, or ``SETUP_FAILED`` if it could not
+    confine itself (then no student code ran, least of all as root).
+    """
+    try:
+        os.setsid()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        network, errno = isolation.isolate_network()
+        isolation.limit_memory(request.memory_mb)
+        for fd in map(int, os.listdir("/proc/self/fd")):  # the server's socket above all
+            if fd not in (0, 1, 2, command_fd, report_fd):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        if request.uid is not None:
+            isolation.drop_privileges(request.uid)
+        os.environ.clear()
+        os.environ.update(request.env)
+        os.chdir(request.workspace)
+        sys.path.insert(0, request.workspace)
+        import matplotlib.pyplot as plt
+        from IPython.core.interactiveshell import InteractiveShell
+        from threadpoolctl import threadpool_limits
+        from traitlets.config import Config
+
+        plt.switch_backend("Agg")  # plots are drawn off screen, never shown
+        threadpool_limits(1)
+        config = Config()
+        config.HistoryManager.enabled = False
+        shell = InteractiveShell.instance(config=config, colors="NoColor")
+        shell.InteractiveTB.set_mode("Plain")  # tracebacks only reach the grading log
+        os.write(report_fd, channel.encode_hello(network, errno))
+    except BaseException:
+        os._exit(SETUP_FAILED)
+    while True:
+        command = channel.read_command(command_fd)
+        if command is None:
+            break
+        index, source = command
+        shell.run_cell(source, store_history=False)
+        os.write(report_fd, channel.encode_done(index))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def run_judge(request: channel.JudgeRequest, tests: dict, files_dir: Path, out_fd: int):
+    """Entry point of a judging child: judge the record, write the verdict's JSON on ``out_fd``."""
+    from threadpoolctl import threadpool_limits
+
+    from labkit.grader import judging
+
+    threadpool_limits(1)
+    try:
+        verdict = judging.judge_record(tests, request.record, files_dir=files_dir)
+        payload = {"verdict": verdict.to_json()}
+    except BaseException as exc:
+        payload = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+    data = json.dumps(payload).encode()
+    view = memoryview(data)
+    while view:
+        view = view[os.write(out_fd, view) :]
+    os._exit(0)
+
+
+def _serve_run(conn: Connection, request: channel.RunRequest) -> None:
+    fds = [recv_handle(conn) for _ in range(3)]
+    pid = os.fork()
+    if pid == 0:
+        run_student(request, *fds)
+    for fd in fds:
+        os.close(fd)
+    conn.send(channel.Started(pid))
+    _, status = os.waitpid(pid, 0)
+    if request.uid is not None:
+        leftovers = processes.kill_user(request.uid)
+    else:
+        leftovers = processes.kill_descendants()
+    processes.reap_zombies()
+    conn.send(channel.Ended(channel.exit_status(status), leftovers))
+
+
+def _serve_judge(conn: Connection, request: channel.JudgeRequest, tests, files_dir) -> None:
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        run_judge(request, tests, files_dir, write_end)
+    os.close(write_end)
+    chunks = []
+    with os.fdopen(read_end, "rb") as pipe:
+        while chunk := pipe.read(1 << 20):
+            chunks.append(chunk)
+    _, status = os.waitpid(pid, 0)
+    try:
+        payload = json.loads(b"".join(chunks))
+    except ValueError:
+        reason = processes.describe_exit(channel.exit_status(status))
+        conn.send(channel.Judged(None, f"it stopped without a verdict ({reason})"))
+        return
+    conn.send(channel.Judged(payload.get("verdict"), payload.get("error", "")))
+
+
+def serve(conn: Connection) -> None:
+    """Answer the parent's requests until it says ``Quit`` or goes away."""
+    setup = conn.recv()
+    if not isinstance(setup, channel.Setup):
+        raise SystemExit("labkit.batch.server: expected the setup first")
+    for module in PRELOAD:
+        importlib.import_module(module)
+    processes.become_subreaper()
+    with tempfile.TemporaryDirectory(prefix="labkit-judge-") as folder:
+        from labkit.grader import judging
+
+        files_dir = judging.materialize(setup.files, Path(folder))
+        conn.send(channel.Ready(os.getpid()))
+        while True:
+            try:
+                request = conn.recv()
+            except (EOFError, OSError):
+                break
+            if isinstance(request, channel.RunRequest):
+                _serve_run(conn, request)
+            elif isinstance(request, channel.JudgeRequest):
+                _serve_judge(conn, request, setup.tests, files_dir)
+            else:
+                break
+    processes.kill_descendants()
+
+
+def main(argv: list[str]) -> None:
+    """``python -m labkit.batch.server FD``: serve on the socket inherited as FD."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    with contextlib.closing(Connection(int(argv[0]))) as conn:
+        serve(conn)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,102 @@
+"""The grading settings an instructor sets in the ASSIGNMENT CONFIG, each with its meaning.
+
+They sit under the plugin's entry (``plugins: - labkit.grader.otter_plugin.GradingIntegrity:``);
+otter copies them into the autograder zip's ``otter_config.json``, where the plugin reads them on
+Gradescope and under ``otter run``, and ``labkit grade`` reads them from the zip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PLUGIN_NAME = "labkit.grader.otter_plugin.GradingIntegrity"
+# A hidden test's cell may run this much longer than the test's own limit: the limit is enforced
+# inside the student's process first (so the test fails alone), and by the grader only if that
+# enforcement was defeated (then the notebook is run again without the test).
+RECORDER_GRACE = 10.0
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One key of the plugin's configuration: its default and what it means."""
+
+    key: str
+    default: object
+    help: str
+
+
+SETTINGS = (
+    Setting("cell_timeout", 60.0, "seconds one code cell of the notebook may run"),
+    Setting("test_timeout", 60.0, "seconds one hidden test may spend on the student's code"),
+    Setting("total_timeout", 480.0, "seconds the whole notebook, answers included, may run"),
+    Setting(
+        "judge_only_files",
+        (),
+        "grading files (paths under the zip's files/) that only the trusted judge reads, such as "
+        "the hidden photos' labels; the student's code never gets a copy",
+    ),
+    Setting(
+        "student_uid",
+        62000,
+        "where the grader runs as root, the first of the unprivileged user ids that student code "
+        "runs as (labkit grade uses one per submission graded at once)",
+    ),
+)
+
+
+class ConfigError(ValueError):
+    """The plugin's configuration has an unknown key or a value of the wrong kind."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long one cell, one hidden test and the whole notebook may take (seconds)."""
+
+    cell: float = 60.0
+    test: float = 60.0
+    total: float = 480.0
+
+    @property
+    def test_cell(self) -> float:
+        """The grader's limit for the cell that records one test's answer."""
+        return self.test + RECORDER_GRACE
+
+
+@dataclass(frozen=True)
+class GradingConfig:
+    """The plugin's settings, checked."""
+
+    limits: Limits = Limits()
+    judge_only_files: tuple[str, ...] = ()
+    student_uid: int = 62000
+
+    @classmethod
+    def from_dict(cls, config: dict | None) -> GradingConfig:
+        """Read the plugin's settings (``None``: all defaults); raise ConfigError when wrong."""
+        config = dict(config or {})
+        known = {s.key: s for s in SETTINGS}
+        unknown = sorted(set(config) - set(known))
+        if unknown:
+            raise ConfigError(
+                f"unknown grading setting(s) {', '.join(unknown)}; known: {', '.join(known)}"
+            )
+        values = {key: config.get(key, known[key].default) for key in known}
+        for key in ("cell_timeout", "test_timeout", "total_timeout"):
+            value = values[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ConfigError(f"{key} must be a positive number of seconds, not {value!r}")
+        files = values["judge_only_files"]
+        if not isinstance(files, (list, tuple)) or not all(isinstance(f, str) for f in files):
+            raise ConfigError(f"judge_only_files must be a list of paths, not {files!r}")
+        uid = values["student_uid"]
+        if isinstance(uid, bool) or not isinstance(uid, int) or not 1000 <= uid < 2**31 - 64:
+            raise ConfigError(f"student_uid must be an unprivileged user id, not {uid!r}")
+        return cls(
+            limits=Limits(
+                cell=float(values["cell_timeout"]),
+                test=float(values["test_timeout"]),
+                total=float(values["total_timeout"]),
+            ),
+            judge_only_files=tuple(files),
+            student_uid=uid,
+        )

@@ -1,0 +1,232 @@
+"""Where and as whom student code runs: its own user, its own folder, no network.
+
+Where the grader runs as root (Gradescope, a container, a TA's ``sudo``), the notebook runs as an
+unprivileged user id of its own: it cannot read the grader's files (the hidden tests, the judge's
+files), write them, or signal the grader's processes. Its folder (``Workspace``) holds the
+notebook and the grading files it may see, never the hidden tests' source nor the judge-only
+files. Where the grader is not root, the notebook runs as the grader's user, and the TA is told.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import os
+import resource
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path, PurePosixPath
+
+ANSWERS_FILE = ".labkit-answers.json"
+HOME_DIR = ".home"
+# Passed on to the student's process; anything else of the grader's environment is not.
+ENV_KEPT = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "PYTHONPATH",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "PYTHONHASHSEED",
+)
+
+_CLONE_NEWUSER = 0x10000000
+_CLONE_NEWNET = 0x40000000
+_SIOCSIFFLAGS = 0x8914
+_IFF_UP_LOOPBACK_RUNNING = 0x1 | 0x8 | 0x40
+_PROBED: dict[tuple[int, str], str] = {}
+
+
+class Network(IntEnum):
+    """How the student's process was cut off from the network (what it reports, as a number)."""
+
+    NAMESPACE = 0
+    USER_NAMESPACE = 1
+    NOT_ISOLATED = 2
+
+
+@dataclass(frozen=True)
+class StudentUser:
+    """Who student code runs as: ``uid`` (its group id too), or the grader's own user (None)."""
+
+    uid: int | None
+    why_not: str = ""
+
+    def note(self) -> str:
+        """A sentence for the TA when student code runs as the grader's user, else ''."""
+        return f"student code ran as the grader's user ({self.why_not})" if self.uid is None else ""
+
+
+def student_user(uid: int) -> StudentUser:
+    """The user student code can run as here: ``uid`` where the grader is root and that user can
+    run this Python, else the grader's own user, with the reason."""
+    if os.geteuid() != 0:
+        return StudentUser(None, "the grader does not run as root")
+    problem = _probe(uid)
+    return StudentUser(uid) if not problem else StudentUser(None, problem)
+
+
+def _probe(uid: int) -> str:
+    """Why user ``uid`` cannot run this interpreter and import the lab's packages ('' if it can).
+
+    Checked once per process: a Python installed under a folder only root may enter (such as
+    ``/root``) cannot run as another user.
+    """
+    key = (uid, sys.executable)
+    if key not in _PROBED:
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", "import numpy, otter"],
+                user=uid,
+                group=uid,
+                extra_groups=[],
+                cwd="/",
+                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/"},
+                capture_output=True,
+                timeout=120,
+            )
+            failed = done.returncode != 0
+            detail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
+        except (OSError, subprocess.SubprocessError) as exc:
+            failed, detail = True, [str(exc)]
+        _PROBED[key] = (
+            f"user {uid} cannot run {sys.executable}: {detail[0][:200]}; make the Python "
+            "installation readable by other users (e.g. chmod o+x on the folders above it)"
+            if failed
+            else ""
+        )
+    return _PROBED[key]
+
+
+def drop_privileges(uid: int) -> None:
+    """Become user ``uid`` (group ``uid``, no supplementary groups) for good."""
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    if os.getuid() != uid or os.geteuid() != uid:
+        raise OSError("the user id did not change")
+
+
+def isolate_network() -> tuple[Network, int]:
+    """Move this process into a new, empty network namespace; return how, and errno if not.
+
+    As root a plain network namespace is enough; otherwise an unprivileged user namespace is
+    tried. Only the loopback interface exists inside, brought up so local sockets still work.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    for flags, how in (
+        (_CLONE_NEWNET, Network.NAMESPACE),
+        (_CLONE_NEWUSER | _CLONE_NEWNET, Network.USER_NAMESPACE),
+    ):
+        if libc.unshare(flags) == 0:
+            with contextlib.suppress(OSError), socket.socket() as sock:
+                fcntl.ioctl(
+                    sock, _SIOCSIFFLAGS, struct.pack("16sH", b"lo", _IFF_UP_LOOPBACK_RUNNING)
+                )
+            return how, 0
+    return Network.NOT_ISOLATED, ctypes.get_errno()
+
+
+def network_note(network: Network, errno: int) -> str:
+    """A sentence for the TA when the network could not be cut off, else ''."""
+    if network is not Network.NOT_ISOLATED:
+        return ""
+    return f"network not isolated (unshare: {os.strerror(errno)})"
+
+
+def limit_memory(megabytes: int) -> None:
+    """Cap this process's address space at its current size plus ``megabytes``."""
+    with open("/proc/self/statm") as statm:
+        current = int(statm.read().split()[0]) * resource.getpagesize()
+    cap = current + megabytes * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+
+class Workspace:
+    """A folder for one submission's notebook, owned by the user its code runs as.
+
+    It lives in a root-owned folder that others may cross but not list or change
+    (``<tmp>/labkit-*/student``), so the notebook cannot move it or plant links for the grader.
+    It holds the notebook and the grading files it may read; ``ANSWERS_FILE`` is where the
+    recorder writes the answers.
+    """
+
+    def __init__(
+        self,
+        *,
+        files: dict[str, bytes],
+        judge_only: tuple[str, ...] = (),
+        notebook_name: str,
+        notebook: bytes,
+        user: StudentUser,
+    ):
+        self.user = user
+        self.outer = Path(tempfile.mkdtemp(prefix="labkit-"))
+        try:
+            os.chmod(self.outer, 0o711)
+            self.path = self.outer / "student"
+            hidden = {PurePosixPath(p).as_posix() for p in judge_only}
+            for relative, data in files.items():
+                if PurePosixPath(relative).as_posix() in hidden:
+                    continue
+                target = self.path / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            self.path.mkdir(exist_ok=True)
+            (self.path / HOME_DIR).mkdir()
+            (self.path / PurePosixPath(notebook_name).name).write_bytes(notebook)
+            if user.uid is not None:
+                for folder, dirs, names in os.walk(self.path):
+                    for name in [folder, *(os.path.join(folder, n) for n in dirs + names)]:
+                        os.chown(name, user.uid, user.uid)
+            os.chmod(self.path, 0o700)
+        except BaseException:
+            self.remove()
+            raise
+
+    @property
+    def answers(self) -> Path:
+        """Where the recorder writes the answers (the student's process can write it too)."""
+        return self.path / ANSWERS_FILE
+
+    def env(self) -> dict[str, str]:
+        """The student's process's environment: the grader's basics and a home of its own."""
+        home = str(self.path / HOME_DIR)
+        env = {k: os.environ[k] for k in ENV_KEPT if k in os.environ}
+        env.update(
+            HOME=home,
+            USER="student",
+            LOGNAME="student",
+            MPLBACKEND="Agg",
+            MPLCONFIGDIR=os.path.join(home, "matplotlib"),
+            IPYTHONDIR=os.path.join(home, "ipython"),
+            JUPYTER_RUNTIME_DIR=os.path.join(home, "runtime"),
+            JUPYTER_DATA_DIR=os.path.join(home, "data"),
+            JUPYTER_CONFIG_DIR=os.path.join(home, "config"),
+            PYTHONDONTWRITEBYTECODE="1",
+        )
+        return env
+
+    def private_file(self, name: str) -> Path:
+        """A path for the grader's own file beside the workspace (root-only where root)."""
+        return self.outer / name
+
+    def remove(self) -> None:
+        """Delete the workspace and everything the notebook wrote in it."""
+        shutil.rmtree(self.outer, ignore_errors=True)
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()

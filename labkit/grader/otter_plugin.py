@@ -1,0 +1,171 @@
+"""An otter plugin: the autograder zip grades on the trusted side (``otter run``, Gradescope).
+
+The zip carries this package (``labkit/grader/`` at its root, importable where ``run_otter.py``
+runs); where the kit is installed, as for TAs, the installed package is the same files. Otter
+calls ``before_grading`` in its own process, in the submission folder, before any student code
+runs:
+
+1. a submitted ``.OTTER_LOG`` is deleted unread (otter would unpickle it with dill);
+2. the hidden tests and the grading files are read into memory; where otter runs as root, the
+   autograder's folder is closed to other users, since the notebook will run as one of them;
+3. otter's ``grade_notebook`` (which runs the tests inside the student's kernel and unpickles a
+   results file that kernel wrote) is replaced by ``GradingIntegrity.grade``, which runs the
+   grading pipeline (``labkit.grader.pipeline``) with a Jupyter kernel as the runner and judges
+   the answers here, in otter's process.
+
+Students see only sentences written here (per-question scores, whether the public tests pass,
+which cells were skipped); hidden test messages and flags for review go to the TA-only entries of
+``results.json`` and to the plugin report in the grading log.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import nbformat
+from otter.plugins import AbstractOtterPlugin
+from otter.test_files import GradingResults
+from otter.test_files.abstract_test import TestCase, TestCaseResult
+from otter.test_files.exception_test import ExceptionTestFile
+
+from labkit.grader import judging, pipeline, processes
+from labkit.grader.config import GradingConfig
+from labkit.grader.isolation import student_user
+from labkit.grader.kernel import KernelRunner
+
+OTTER_LOG = ".OTTER_LOG"
+LOG_FLAG = "the submission carried a .OTTER_LOG (a pickle); it was deleted unread"
+
+
+class GradingIntegrity(AbstractOtterPlugin):
+    """Grades with the notebook's answers judged in otter's process, not in the student's kernel."""
+
+    def __init__(self, submission_path, submission_metadata, plugin_config):
+        super().__init__(submission_path, submission_metadata, plugin_config)
+        self.config = GradingConfig.from_dict(plugin_config)
+        self.flags: list[str] = []
+        self.verdict: judging.Verdict | None = None
+        self.tests: dict[str, str] = {}
+        self.files: dict[str, bytes] = {}
+        self.user = None
+
+    def before_grading(self, config):
+        """Delete a submitted log, snapshot tests and files, and take over notebook execution."""
+        from otter.run.run_autograder.runners import python_runner
+
+        if os.path.isdir(OTTER_LOG) and not os.path.islink(OTTER_LOG):
+            shutil.rmtree(OTTER_LOG)
+            self.flags.append(LOG_FLAG)
+        elif os.path.lexists(OTTER_LOG):
+            os.remove(OTTER_LOG)
+            self.flags.append(LOG_FLAG)
+        self.tests = judging.read_tests(Path("tests"))
+        if not self.tests:
+            raise RuntimeError("no hidden tests were found in the autograder (tests/*.py)")
+        files = Path("..", "source", "files")
+        self.files = judging.snapshot(files) if files.is_dir() else {}
+        self.user = student_user(self.config.student_uid)
+        if self.user.uid is not None:
+            os.chmod(Path("..").resolve(), 0o700)  # the autograder's folder: root's alone
+        else:
+            processes.become_subreaper()  # so that daemons the notebook starts can be found
+        python_runner.grade_notebook = self.grade
+
+    def grade(self, submission_path, *, plugin_collection=None, script=False, **_otter_options):
+        """Stand-in for ``otter.execute.grade_notebook``: run, record, judge; return results."""
+        path = Path(submission_path)
+        if script:
+            notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(path.read_text())])
+        else:
+            notebook = nbformat.read(path, as_version=4)
+        if plugin_collection is not None:
+            notebook = plugin_collection.before_execution(notebook)
+        name = path.with_suffix(".ipynb").name
+        self.verdict, _ = pipeline.grade_notebook(
+            name,
+            nbformat.writes(notebook).encode(),
+            runner=KernelRunner(),
+            judge=self._judge,
+            tests=self.tests,
+            files=self.files,
+            config=self.config,
+            user=self.user,
+            flags=self.flags,
+        )
+        return TrustedResults(self.verdict)
+
+    def _judge(self, record: bytes | None) -> judging.Verdict:
+        """Judge here, in otter's process, in a private copy of the grading files."""
+        with tempfile.TemporaryDirectory(prefix="labkit-judge-") as private:
+            judged_in = judging.materialize(self.files, Path(private))
+            return judging.judge_record(self.tests, record, files_dir=judged_in)
+
+    def generate_report(self):
+        """The lines otter prints for the TA after grading (never shown to students)."""
+        verdict = self.verdict
+        if verdict is None:
+            return "\n".join(f"flagged for review: {flag}" for flag in self.flags)
+        lines = [f"flagged for review: {flag}" for flag in verdict.flags]
+        lines += [f"note: {note}" for note in verdict.notes]
+        lines += [f"sandbox: {note}" for note in verdict.sandbox]
+        return "\n".join(lines)
+
+
+class TrustedResults(GradingResults):
+    """Otter's results built from a verdict, with student-visible text written here only."""
+
+    def __init__(self, verdict: judging.Verdict):
+        test_files = []
+        for question in verdict.possible:
+            cases, results = [], []
+            for t in (t for t in verdict.tests if t.question == question):
+                case = TestCase(t.test, None, t.hidden, t.points, None, None)
+                cases.append(case)
+                message = "✅ Test case passed" if t.passed else f"❌ {t.message}"
+                results.append(TestCaseResult(case, message, t.passed))
+            test_file = ExceptionTestFile(question, f"tests/{question}.py", cases, False)
+            test_file.test_case_results = results
+            test_files.append(test_file)
+        super().__init__(test_files)
+        self.verdict = verdict
+
+    def to_gradescope_dict(self, ag_config):
+        """Gradescope's results: public summary and notes for the student, the rest TA-only."""
+        hidden = ("hidden", "after_published")[bool(ag_config.show_hidden)]
+        public = self.verdict.public_summary() + self.verdict.notes
+        tests = [
+            {
+                "name": "Public Tests",
+                "visibility": "visible",
+                "output": "\n".join(public) or "This notebook has no public tests.",
+                "status": "passed" if self.passed_all_public else "failed",
+            }
+        ]
+        for name, test_file in self.results.items():
+            tests.append(
+                {
+                    "name": name,
+                    "score": round(test_file.score, 5),
+                    "max_score": round(test_file.possible, 5),
+                    "visibility": hidden,
+                    "output": test_file.summary(),
+                }
+            )
+        if self.verdict.flags:
+            tests.append(
+                {
+                    "name": "Flagged for review (TA only)",
+                    "visibility": "hidden",
+                    "output": "\n".join(self.verdict.flags),
+                    "status": "failed",
+                }
+            )
+        stdout = "after_published" if ag_config.show_stdout else "hidden"
+        return {"tests": tests, "score": round(self.total, 5), "stdout_visibility": stdout}
+
+    def __reduce_ex__(self, protocol):
+        """Pickle as otter's own class, so reading ``results.pkl`` never needs labkit."""
+        return (GradingResults, (list(self.results.values()),))
