@@ -40,6 +40,8 @@ def test_plugin_imports_from_the_zip_alone(autograder_zip, tmp_path):
                 archive.extract(name, tmp_path)
     probe = (
         "import sys\n"
+        "sys.meta_path = [f for f in sys.meta_path if '__editable__' not in f.__module__]\n"
+        "sys.path_hooks = [h for h in sys.path_hooks if '__editable__' not in h.__module__]\n"
         f"sys.path.insert(0, {str(tmp_path)!r})\n"
         "import labkit.grader.otter_plugin as plugin\n"
         "print(plugin.__file__)\n"

@@ -6,10 +6,10 @@ import dataclasses
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """How grading a submission ended."""
 
     OK = "ok"

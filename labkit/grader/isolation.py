@@ -45,6 +45,7 @@ _CLONE_NEWNET = 0x40000000
 _SIOCSIFFLAGS = 0x8914
 _IFF_UP_LOOPBACK_RUNNING = 0x1 | 0x8 | 0x40
 _PROBED: dict[tuple[int, str], str] = {}
+_CLAIMED: dict[int, int] = {}
 
 
 class Network(IntEnum):
@@ -67,13 +68,37 @@ class StudentUser:
         return f"student code ran as the grader's user ({self.why_not})" if self.uid is None else ""
 
 
-def student_user(uid: int) -> StudentUser:
-    """The user student code can run as here: ``uid`` where the grader is root and that user can
-    run this Python, else the grader's own user, with the reason."""
+def student_user(base_uid: int) -> StudentUser:
+    """The user student code can run as here: a user id of its own from ``base_uid`` on, where
+    the grader is root and that user can run this Python; else the grader's own user, with why.
+
+    The id is held (a lock on a root-only file) for as long as this process lives, so that two
+    graders running at once never give their notebooks the same user.
+    """
     if os.geteuid() != 0:
         return StudentUser(None, "the grader does not run as root")
+    uid = _claim_uid(base_uid)
+    if uid is None:
+        return StudentUser(None, f"no free user id from {base_uid} on")
     problem = _probe(uid)
     return StudentUser(uid) if not problem else StudentUser(None, problem)
+
+
+def _claim_uid(base_uid: int, count: int = 1000) -> int | None:
+    folder = Path(tempfile.gettempdir(), "labkit-uids")
+    folder.mkdir(mode=0o700, exist_ok=True)
+    if folder.is_symlink() or folder.stat().st_uid != 0:
+        raise OSError(f"{folder} is not root's own folder")
+    for uid in range(base_uid, base_uid + count):
+        fd = os.open(folder / str(uid), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        _CLAIMED[uid] = fd  # held until this process ends
+        return uid
+    return None
 
 
 def _probe(uid: int) -> str:

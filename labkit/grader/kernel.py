@@ -3,8 +3,8 @@
 The kernel is started as the workspace's user, in the workspace, with an environment of its own
 (``labkit.grader.isolation``); the grader sends each cell when its turn comes and waits for its
 reply with that cell's limit (``labkit.grader.pipeline``). Whatever the kernel started is killed
-when the session closes: every process of the student's user, or, where it ran as the grader's
-user, every descendant of this process (a subreaper, so daemons are found too).
+when the session closes: every descendant of this process (a subreaper, so daemons that left
+the kernel's process group are found too).
 """
 
 from __future__ import annotations
@@ -108,8 +108,6 @@ class KernelSession:
         with contextlib.suppress(Exception):
             if process is not None:
                 process.wait(timeout=10)
-        if self.uid is not None:
-            return processes.kill_user(self.uid)
         return processes.kill_descendants()
 
 

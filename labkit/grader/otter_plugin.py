@@ -70,8 +70,7 @@ class GradingIntegrity(AbstractOtterPlugin):
         self.user = student_user(self.config.student_uid)
         if self.user.uid is not None:
             os.chmod(Path("..").resolve(), 0o700)  # the autograder's folder: root's alone
-        else:
-            processes.become_subreaper()  # so that daemons the notebook starts can be found
+        processes.become_subreaper()  # so that daemons the notebook starts can be found
         python_runner.grade_notebook = self.grade
 
     def grade(self, submission_path, *, plugin_collection=None, script=False, **_otter_options):
