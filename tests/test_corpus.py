@@ -10,16 +10,11 @@ compare every score; the fast tests check the table and the notebooks themselves
 from __future__ import annotations
 
 import csv
-import json
-import os
-import shutil
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 import pytest
+from both_paths import otter_scores
 
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
 EXPECTED_CSV = SUBMISSIONS / "expected_scores.csv"
@@ -34,16 +29,7 @@ POINTS = {
 }
 QUESTIONS = list(POINTS)
 BLANK = "blank"
-GRADED_BY_OTTER = {
-    "test_submission_scores",
-    "test_labkit_grade_matches_otter_run",
-    "test_honest_work_is_never_flagged",
-}
-FLAGS = "flagged for review"  # the key under which grade() returns a TA-only flag entry, if any
-GRADING_WORKERS = 2  # one otter process per core of the CI machine
-OTTER_RUN_TIMEOUT = 900  # seconds for one submission
-# One BLAS thread per kernel, so that the two graders running at once don't fight over the cores.
-GRADING_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+FLAGS = "Flagged for review"  # the TA-only entry of flags, and the key they are kept under
 
 # Mistakes that the hidden tests don't grade as the spec asks yet: the table holds the spec's score,
 # and here is the score they get today (only the questions that differ) and why. Such a row is
@@ -63,75 +49,33 @@ def read_expected() -> dict[str, dict[str, float]]:
 EXPECTED = read_expected()
 
 
-def grade(name: str, autograder_zip: Path, workdir: Path) -> dict[str, float] | str:
-    """Grade ``submissions/<name>.ipynb`` with ``otter run``: its scores, or why there are none."""
-    workdir.mkdir()
-    notebook = workdir / f"{name}.ipynb"
-    shutil.copy(SUBMISSIONS / notebook.name, notebook)
-    out = workdir / "out"
-    out.mkdir()
-    command = [sys.executable, "-m", "otter", "run", "-a", str(autograder_zip), "-o", str(out)]
-    try:
-        done = subprocess.run(
-            [*command, str(notebook)],
-            cwd=workdir,
-            env=GRADING_ENV,
-            capture_output=True,
-            text=True,
-            timeout=OTTER_RUN_TIMEOUT,
-        )
-    except subprocess.TimeoutExpired:
-        return f"otter run did not finish {name} within {OTTER_RUN_TIMEOUT} s"
-    results = out / "results.json"
-    if done.returncode != 0 or not results.is_file():
-        return (
-            f"otter run exited with {done.returncode} on {name}:\n"
-            f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-        )
-    tests = json.loads(results.read_text())["tests"]
-    scores = {test["name"]: float(test["score"]) for test in tests if test.get("score") is not None}
-    flags = [test["output"] for test in tests if test["name"].startswith("Flagged for review")]
-    return {**scores, FLAGS: flags} if flags else scores
+@pytest.fixture(scope="session")
+def corpus_scores(graded_both_ways) -> dict[str, dict[str, float] | str]:
+    """The corpus graded with ``otter run``: each question's score (and the TA-only flags)."""
+    graded = {}
+    for name in EXPECTED:
+        otter = graded_both_ways[f"submissions/{name}.ipynb"]["otter"]
+        scores = otter_scores(otter)
+        if scores is None:
+            graded[name] = f"otter run graded nothing for {name}:\n{otter['stderr'][-3000:]}"
+            continue
+        flags = [t["output"] for t in otter["results"]["tests"] if t["name"].startswith(FLAGS)]
+        graded[name] = {**scores, FLAGS: flags} if flags else scores
+    return graded
 
 
 @pytest.fixture(scope="session")
-def corpus_scores(request, autograder_zip, tmp_path_factory) -> dict[str, dict[str, float] | str]:
-    """Grade the selected submissions once, ``GRADING_WORKERS`` otter processes at a time."""
-    names = sorted(
-        {
-            item.callspec.params["submission"]
-            for item in request.session.items
-            if getattr(item, "originalname", None) in GRADED_BY_OTTER
-        }
-    )
-    root = tmp_path_factory.mktemp("graded")
-    with ThreadPoolExecutor(max_workers=GRADING_WORKERS) as pool:
-        scores = pool.map(lambda name: grade(name, autograder_zip, root / name), names)
-        return dict(zip(names, scores, strict=True))
-
-
-@pytest.fixture(scope="session")
-def labkit_scores(autograder_zip, tmp_path_factory) -> dict[str, dict[str, float] | str]:
-    """Grade the whole corpus in one ``labkit grade`` batch."""
-    from labkit import batch
-
-    inbox = tmp_path_factory.mktemp("inbox")
-    for path in SUBMISSIONS.glob("*.ipynb"):
-        shutil.copy(path, inbox / path.name)
-    result = batch.grade_batch(
-        [inbox],
-        autograder=autograder_zip,
-        output_dir=tmp_path_factory.mktemp("labkit-grade"),
-        progress=False,
-    )
-    return {
-        Path(o.submission).stem: (
-            {**o.scores, **({FLAGS: o.message} if o.flags else {})}
-            if o.status == "ok"
-            else f"{o.status}: {o.message}"
-        )
-        for o in result.outcomes
-    }
+def labkit_scores(graded_both_ways) -> dict[str, dict[str, float] | str]:
+    """The corpus graded in one ``labkit grade`` batch."""
+    graded = {}
+    for name in EXPECTED:
+        outcome = graded_both_ways[f"submissions/{name}.ipynb"]["labkit"]["outcome"]
+        if outcome["status"] != "ok":
+            graded[name] = f"{outcome['status']}: {outcome['reason']}"
+            continue
+        flags = {FLAGS: outcome["flags"]} if outcome["flags"] else {}
+        graded[name] = {**outcome["scores"], **flags}
+    return graded
 
 
 @pytest.mark.slow

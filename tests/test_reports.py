@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 
+from labkit.batch import reports
 from labkit.batch.outcome import BatchResult, Outcome, Status
 from labkit.batch.reports import feedback_text, summary_text, write_gradebook
 from labkit.grader import judging
@@ -213,3 +214,17 @@ def test_outcome_json_round_trip():
         assert back.message == outcome.message
     # the verdict stored in the outcome is still readable by the feedback
     assert feedback_text(Outcome.from_json(ok_outcome().to_json())) == feedback_text(ok_outcome())
+
+
+def test_summary_handles_a_question_worth_no_points(tmp_path):
+    """Does a practice question worth 0 points leave the summary and its plot intact?"""
+    result = BatchResult(
+        [Outcome("a.ipynb", Status.OK, scores={"q": 1.0, "practice": 0.0}, total=1, max_total=1)],
+        {"q": 1.0, "practice": 0.0},
+        1.0,
+        0,
+    )
+    text = reports.summary_text(result)
+    assert "practice" in text and "100%" in text
+    reports.write_summary_png(tmp_path / "summary.png", result)
+    assert (tmp_path / "summary.png").read_bytes()[:4] == b"\x89PNG"

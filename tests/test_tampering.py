@@ -11,7 +11,6 @@ line of a hidden test.
 
 from __future__ import annotations
 
-import ast
 import csv
 import json
 import os
@@ -23,9 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from both_paths import hidden_test_lines, otter_run
 
-from labkit import batch
-from labkit.batch import reports
+from labkit.batch.outcome import Outcome
 
 FIXTURES = Path(__file__).resolve().parent / "tampering"
 QUESTIONS = [
@@ -60,78 +59,28 @@ CASES = sorted(EXPECTED)
 FILES = {p.stem: p for p in FIXTURES.iterdir() if p.suffix in (".ipynb", ".zip")}
 
 
-def hidden_test_lines(autograder_zip: Path) -> set[str]:
-    """Every telling line of the zip's hidden test functions (long, and not an import)."""
-    lines = set()
-    with zipfile.ZipFile(autograder_zip) as archive:
-        sources = [archive.read(n).decode() for n in archive.namelist() if n.startswith("tests/")]
-    for source in sources:
-        for node in ast.parse(source).body:
-            if not isinstance(node, ast.FunctionDef) or "hidden=True" not in ast.unparse(
-                node.decorator_list[0]
-            ):
-                continue
-            for line in ast.get_source_segment(source, node).splitlines():
-                line = line.strip()
-                if len(line) >= 30 and not line.startswith(("import ", "from ")):
-                    lines.add(line)
-    return lines
-
-
 def _otter_run(name: str, autograder_zip: Path, root: Path) -> dict:
-    work = root / name
-    out = work / "out"
-    out.mkdir(parents=True)
-    shutil.copy(FILES[name], work / FILES[name].name)
-    marker = work / "crafted-log-was-unpickled"
-    command = [sys.executable, "-m", "otter", "run", "-a", str(autograder_zip), "-o", str(out)]
-    done = subprocess.run(
-        [*command, FILES[name].name],
-        cwd=work,
-        env={**GRADING_ENV, "TAMPER_MARKER": str(marker)},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    results = out / "results.json"
-    assert results.is_file(), f"otter run wrote no results for {name}:\n{done.stderr[-3000:]}"
-    return {"results": json.loads(results.read_text()), "stdout": done.stdout, "marker": marker}
+    return otter_run(FILES[name], autograder_zip, root / name)
 
 
 @pytest.fixture(scope="session")
-def otter_graded(autograder_zip, tmp_path_factory) -> dict[str, dict]:
-    """Every fixture graded by ``otter run`` with the released zip, two at a time."""
-    root = tmp_path_factory.mktemp("tampering-otter")
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        graded = pool.map(lambda name: _otter_run(name, autograder_zip, root), CASES)
-        return dict(zip(CASES, graded, strict=True))
+def otter_graded(graded_both_ways) -> dict[str, dict]:
+    """Every fixture graded by ``otter run`` with the released zip."""
+    graded = {name: graded_both_ways[f"tampering/{FILES[name].name}"]["otter"] for name in CASES}
+    missing = [name for name, g in graded.items() if g["results"] is None]
+    assert not missing, f"otter run wrote no results for {missing}"
+    return graded
 
 
 @pytest.fixture(scope="session")
-def labkit_graded(autograder_zip, tmp_path_factory) -> dict[str, dict]:
+def labkit_graded(graded_both_ways) -> dict[str, dict]:
     """Every fixture graded in one ``labkit grade`` batch: outcome and feedback text."""
-    inbox = tmp_path_factory.mktemp("tampering-inbox")
+    graded = {}
     for name in CASES:
-        shutil.copy(FILES[name], inbox)
-    out = tmp_path_factory.mktemp("tampering-labkit")
-    marker = out / "crafted-log-was-unpickled"
-    os.environ["TAMPER_MARKER"] = str(marker)
-    try:
-        result = batch.grade_batch(
-            [inbox], autograder=autograder_zip, output_dir=out, progress=False
-        )
-    finally:
-        del os.environ["TAMPER_MARKER"]
-    summary = reports.summary_text(result)
-    return {
-        Path(o.submission).stem: {
-            "outcome": o,
-            "feedback": (out / o.submission / "feedback.txt").read_text(),
-            "summary": summary,
-            "marker": marker,
-        }
-        for o in result.outcomes
-    }
+        labkit = graded_both_ways[f"tampering/{FILES[name].name}"]["labkit"]
+        outcome = Outcome.from_json(json.dumps(labkit["outcome"]))
+        graded[name] = {**labkit, "outcome": outcome}
+    return graded
 
 
 def _otter_scores(graded: dict) -> dict[str, float]:
@@ -148,10 +97,11 @@ def _otter_student_view(graded: dict) -> str:
 
 
 def test_expected_table_lists_exactly_the_fixtures():
-    """One row per fixture notebook, honest cases without flags, and every case can fail."""
+    """One row per fixture notebook, and the honest look-alikes neither flagged nor noted."""
     assert CASES == sorted(FILES)
     for name, row in EXPECTED.items():
-        assert name.startswith("honest_") == (not row["flag"] and not row["note"]), name
+        if name.startswith("honest_"):
+            assert not row["flag"] and not row["note"], name
 
 
 @pytest.mark.slow

@@ -68,7 +68,8 @@ def summary_text(result: BatchResult) -> str:
         lines.append(f"{'question':<18}{'mean':>7}{'points':>8}{'share':>8}")
         for q, points in result.points.items():
             mean = statistics.fmean(o.scores[q] for o in graded)
-            lines.append(f"{q:<18}{mean:>7.2f}{points:>8g}{mean / points:>8.0%}")
+            share = f"{mean / points:.0%}" if points else "-"
+            lines.append(f"{q:<18}{mean:>7.2f}{points:>8g}{share:>8}")
         totals = [o.total for o in graded]
         maximum = sum(result.points.values())
         lines.append(
@@ -113,7 +114,7 @@ def write_summary_png(path: Path, result: BatchResult) -> None:
     left.set_ylabel("submissions")
     left.set_title(f"{len(graded)} graded submissions")
     shares = [
-        statistics.fmean(o.scores[q] for o in graded) / p if graded else 0.0
+        statistics.fmean(o.scores[q] for o in graded) / p if graded and p else 0.0
         for q, p in result.points.items()
     ]
     right.barh(list(result.points), shares)

@@ -1,0 +1,95 @@
+"""Where and as whom student code runs: its folder, its user, and what it cannot reach."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from labkit.grader.isolation import StudentUser, Workspace, student_user
+
+FILES = {
+    "data/mnist.npz": b"digits",
+    "hidden_photos/photo_000.jpg": b"jpeg",
+    "hidden_photos/labels.csv": b"photo,label\nphoto_000.jpg,7\n",
+}
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+
+
+def _workspace(user: StudentUser) -> Workspace:
+    return Workspace(
+        files=FILES,
+        judge_only=("hidden_photos/labels.csv",),
+        notebook_name="lab.ipynb",
+        notebook=b"{}",
+        user=user,
+    )
+
+
+def test_workspace_holds_the_notebook_and_no_judge_only_file():
+    """Does the notebook's folder get the grading files it may read, and never a judge-only one?"""
+    with _workspace(StudentUser(None, "test")) as workspace:
+        found = sorted(
+            p.relative_to(workspace.path).as_posix()
+            for p in workspace.path.rglob("*")
+            if p.is_file()
+        )
+        outer = workspace.outer
+        assert found == ["data/mnist.npz", "hidden_photos/photo_000.jpg", "lab.ipynb"]
+        assert workspace.env()["HOME"].startswith(str(workspace.path))
+        assert "TAMPER_MARKER" not in workspace.env()
+    assert not outer.exists()
+
+
+def test_not_root_means_the_graders_own_user_and_a_note(monkeypatch):
+    """Without root, does student code run as the grader's user, and is the TA told why?"""
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    user = student_user(62000)
+    assert user.uid is None and "does not run as root" in user.note()
+
+
+@as_root
+def test_each_grader_gets_a_user_of_its_own():
+    """Do two claims in one process (two slots of a batch) get two different user ids?"""
+    first, second = student_user(62000), student_user(62000)
+    assert first.uid is not None and second.uid is not None, first.why_not
+    assert first.uid != second.uid and first.uid >= 62000
+
+
+@as_root
+def test_student_user_cannot_reach_the_grader(tmp_path):
+    """As the student's user: its folder is writable, but a grader's file is unreadable and the
+    grader's process cannot be signalled. As the grader's user, both work (the control)."""
+    user = student_user(62000)
+    assert user.uid is not None, user.why_not
+    secret = tmp_path / "hidden_test.py"
+    secret.write_text("def test_hidden(): ...\n")
+    os.chmod(tmp_path, 0o711)
+    secret.chmod(0o600)
+    probe = (
+        "import os, sys\n"
+        "open('written.txt', 'w').write('ok')\n"
+        "try:\n    open(sys.argv[1]).read(); print('read')\n"
+        "except OSError: print('unreadable')\n"
+        "try:\n    os.kill(int(sys.argv[2]), 0); print('signalled')\n"
+        "except OSError: print('unsignalled')\n"
+    )
+    with _workspace(user) as workspace:
+        args = [sys.executable, "-c", probe, str(secret), str(os.getpid())]
+        done = subprocess.run(
+            args,
+            cwd=workspace.path,
+            user=user.uid,
+            group=user.uid,
+            extra_groups=[],
+            env=workspace.env(),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert done.stdout.split() == ["unreadable", "unsignalled"]
+        assert (workspace.path / "written.txt").read_text() == "ok"
+        control = subprocess.run(args, cwd=workspace.path, capture_output=True, text=True)
+        assert control.stdout.split() == ["read", "signalled"]
