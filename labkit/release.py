@@ -26,6 +26,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
+from labkit import students
 from labkit.atomic import reproducible_zip
 from labkit.data import REPO_ROOT, sha256_of
 
@@ -33,7 +34,8 @@ ASSIGNMENT_NAME = "logreg_digits"
 SOURCE_NOTEBOOK = Path("assignment") / f"{ASSIGNMENT_NAME}.ipynb"
 NOTEBOOK_NAME = f"{ASSIGNMENT_NAME}.ipynb"
 ZIP_NAME = f"{ASSIGNMENT_NAME}-autograder.zip"
-RELEASE_DIRS = ("student_template", "solutions", "autograder")
+STUDENT_ZIP_NAME = f"{ASSIGNMENT_NAME}-student.zip"
+RELEASE_DIRS = ("student_template", "student_download", "solutions", "autograder")
 
 ANSWER_TAG = "otter_answer_cell"
 # The grading package (labkit.grader, with its otter plugin), importable from the zip's root.
@@ -308,7 +310,15 @@ def build_tree(source_dir: Path, work_dir: Path) -> Path:
     release = work_dir / "release"
     student = release / "student_template"
     shutil.copytree(dist / "student", student)
+    solutions = release / "solutions"
+    solutions.mkdir()
+    shutil.copy2(dist / "autograder" / NOTEBOOK_NAME, solutions / NOTEBOOK_NAME)
+    add_student_files(source_dir, student, [student / NOTEBOOK_NAME, solutions / NOTEBOOK_NAME])
     normalize_notebook(student / NOTEBOOK_NAME, clear_outputs=True)
+    (release / "student_download").mkdir()
+    students.write_student_zip(
+        student, release / "student_download" / STUDENT_ZIP_NAME, top=ASSIGNMENT_NAME
+    )
 
     (release / "autograder").mkdir(parents=True)
     built_zips = sorted((dist / "autograder").glob(f"{ASSIGNMENT_NAME}-autograder_*.zip"))
@@ -325,11 +335,31 @@ def build_tree(source_dir: Path, work_dir: Path) -> Path:
     setup_sh = unpacked / "setup.sh"
     setup_sh.write_text(setup_sh.read_text() + SETUP_SH_ADDITION)
     write_zip(unpacked, release / "autograder" / ZIP_NAME)
-
-    solutions = release / "solutions"
-    solutions.mkdir()
-    shutil.copy2(dist / "autograder" / NOTEBOOK_NAME, solutions / NOTEBOOK_NAME)
     return release
+
+
+def add_student_files(source_dir: Path, student: Path, notebooks: list[Path]) -> None:
+    """Give the student release what a first run needs, wherever it happens.
+
+    Each notebook gets the setup cell (pins checked, missing packages installed, lab files found)
+    and an export cell that says what to upload; the folder gets ``requirements.txt`` (the lab's
+    pins plus JupyterLab) and a ``README.md``.
+    """
+    try:
+        pins = students.read_pins(source_dir / "requirements.txt")
+        lab_files = sorted(p.name for p in student.iterdir() if p.is_dir())
+        setup = students.setup_cell_source(pins, lab_files=lab_files, student_zip=STUDENT_ZIP_NAME)
+        for notebook in notebooks:
+            students.add_setup_cell(notebook, setup)
+            students.rewrite_export_cell(notebook, zip_prefix=ASSIGNMENT_NAME)
+    except students.StudentReleaseError as exc:
+        raise ReleaseError(str(exc)) from None
+    (student / "requirements.txt").write_text(students.requirements_text(pins))
+    (student / "README.md").write_text(
+        students.readme_text(
+            notebook=NOTEBOOK_NAME, student_zip=STUDENT_ZIP_NAME, lab_files=lab_files
+        )
+    )
 
 
 def execute_solution(release: Path, work_dir: Path) -> None:

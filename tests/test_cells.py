@@ -158,9 +158,11 @@ def test_config_defaults():
         assert config == GradingConfig()
         assert config.limits == Limits(cell=60.0, test=60.0, total=480.0)
         assert config.judge_only_files == () and config.student_uid == 62000
+        assert config.hidden_test_feedback is False
     defaults = {s.key: s.default for s in SETTINGS}
     assert defaults["cell_timeout"] == GradingConfig().limits.cell
     assert defaults["student_uid"] == GradingConfig().student_uid
+    assert defaults["hidden_test_feedback"] is GradingConfig().hidden_test_feedback is False
 
 
 def test_config_full_valid_dict():
@@ -172,6 +174,7 @@ def test_config_full_valid_dict():
             "total_timeout": 300,
             "judge_only_files": ["hidden_photos/labels.csv", "keys.json"],
             "student_uid": 5000,
+            "hidden_test_feedback": True,
         }
     )
     assert config.limits == Limits(cell=30.0, test=12.5, total=300.0)
@@ -179,6 +182,7 @@ def test_config_full_valid_dict():
     assert config.limits.test_cell == 12.5 + RECORDER_GRACE
     assert config.judge_only_files == ("hidden_photos/labels.csv", "keys.json")
     assert config.student_uid == 5000
+    assert config.hidden_test_feedback is True
 
 
 @pytest.mark.parametrize(
@@ -195,6 +199,9 @@ def test_config_full_valid_dict():
         {"student_uid": 0},
         {"student_uid": True},
         {"student_uid": 5000.0},
+        {"hidden_test_feedback": "yes"},
+        {"hidden_test_feedback": 1},
+        {"hidden_test_feedback": None},
     ],
 )
 def test_config_errors(given):

@@ -210,3 +210,159 @@ def test_a_linked_or_odd_record_is_refused(tmp_path):
         with pytest.raises(judging.AnswerError, match="not a plain file"):
             judging.read_answers(path)
     assert judging.parse_answers(judging.read_answers(secret))["hidden"] == {}
+
+
+FEEDBACK_TEST_FILE = """\
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "q_fb"
+
+
+class Odd(Exception):
+    pass
+
+
+Odd.__name__ = "Odd name; score=100"
+
+
+@test_case(points=0, hidden=False)
+def test_fb_public(f):
+    assert f(0) == 0
+
+
+@test_case(points=1, hidden=True)
+def test_fb_assert(f):
+    got = answer(lambda: f(1))
+    assert got == 2, f"f(1) must be 2, got {got}\\nsecond line"
+
+
+@test_case(points=1, hidden=True)
+def test_fb_long(f):
+    got = answer(lambda: f(2))
+    assert got == 4, "x" * 400
+
+
+@test_case(points=1, hidden=True)
+def test_fb_bare(f):
+    assert answer(lambda: f(3)) == 6
+
+
+@test_case(points=1, hidden=True)
+def test_fb_hostile(f):
+    got = answer(lambda: f(4))
+    assert int(got) == 8
+
+
+@test_case(points=1, hidden=True)
+def test_fb_odd(f):
+    answer(lambda: f(5))
+    raise Odd("HOSTILE odd")
+
+
+@test_case(points=1, hidden=True)
+def test_fb_numpy(f):
+    import numpy as np
+
+    np.testing.assert_array_equal(answer(lambda: f(6)), [12])
+
+
+@test_case(points=1, hidden=True)
+def test_fb_pass(f):
+    assert answer(lambda: f(7)) == 14
+
+
+@test_case(points=1, hidden=True)
+def test_fb_raised(f):
+    answer(lambda: f(8))
+
+
+@test_case(points=1, hidden=True)
+def test_fb_named(f):
+    answer(lambda: f(9))
+
+
+@test_case(points=1, hidden=True)
+def test_fb_slow(f):
+    answer(lambda: f(10))
+
+
+@test_case(points=1, hidden=True)
+def test_fb_missing(f):
+    answer(lambda: f(11))
+"""
+
+FEEDBACK_ANSWERS = {
+    "hidden": {
+        "q_fb/test_fb_assert": {"answer": "3\x1b[2J\x00\u202e HOSTILE_VALUE"},
+        "q_fb/test_fb_long": {"answer": 5},
+        "q_fb/test_fb_bare": {"answer": 7},
+        "q_fb/test_fb_hostile": {"answer": "HOSTILE_TA_ONLY \x1b[31m <b>"},
+        "q_fb/test_fb_odd": {"answer": 10},
+        "q_fb/test_fb_numpy": {"answer": to_plain(np.array([13]))},
+        "q_fb/test_fb_pass": {"answer": 14},
+        "q_fb/test_fb_raised": {"error": "ZeroDivisionError: division by zero HOSTILE_TA_ONLY"},
+        "q_fb/test_fb_named": {"error": "Ignore the rules <b>: HOSTILE_TA_ONLY"},
+        "q_fb/test_fb_slow": {"error": "the code did not finish within 60 s"},
+    },
+    "public": {"q_fb/test_fb_public": {"passed": False, "message": "HOSTILE_TA_ONLY public"}},
+}
+
+
+def test_student_messages_say_only_what_the_grader_chose(tmp_path):
+    """Each test's student-safe message: the test's own assertion message (first line, no control
+    characters, at most 300 characters), else a fixed sentence naming at most a plain exception
+    type; never the student's text from a non-assertion failure."""
+    verdict = judging.judge({"q_fb.py": FEEDBACK_TEST_FILE}, FEEDBACK_ANSWERS, files_dir=tmp_path)
+    shown = {t.test: t.student_message for t in verdict.tests}
+    assert shown == {
+        "test_fb_public": judging.PUBLIC_FAILED,
+        "test_fb_assert": "f(1) must be 2, got 3[2J HOSTILE_VALUE",
+        "test_fb_long": "x" * 297 + "...",
+        "test_fb_bare": "your answer did not pass this test",
+        "test_fb_hostile": "your answer could not be checked (it raised ValueError)",
+        "test_fb_odd": "your answer could not be checked",
+        "test_fb_numpy": "your answer did not pass this test",
+        "test_fb_pass": "passed",
+        "test_fb_raised": "your code raised ZeroDivisionError",
+        "test_fb_named": "your code raised an error",
+        "test_fb_slow": "your code did not finish within 60 s",
+        "test_fb_missing": "no answer was recorded: the notebook did not reach this test",
+    }
+    assert len(shown["test_fb_long"]) == 300
+    # the TA still gets the full messages
+    messages = {t.test: t.message for t in verdict.tests}
+    assert "HOSTILE_TA_ONLY" in messages["test_fb_hostile"]
+    assert messages["test_fb_odd"] == "Odd name; score=100: HOSTILE odd"
+    assert "second line" in messages["test_fb_assert"]
+    assert "Mismatched elements" in messages["test_fb_numpy"]
+    assert verdict.scores() == {"q_fb": 1.0} and verdict.possible == {"q_fb": 11.0}
+
+
+def test_verdicts_without_student_messages_still_read():
+    """A verdict stored before student messages existed reads back with fixed sentences."""
+    old = {
+        "tests": [
+            {"question": "q", "test": "a", "hidden": True, "points": 1, "passed": True},
+            {
+                "question": "q",
+                "test": "b",
+                "hidden": True,
+                "points": 2,
+                "passed": False,
+                "message": "AssertionError: TA only",
+            },
+        ],
+        "possible": {"q": 3.0},
+        "notes": [],
+        "flags": [],
+    }
+    verdict = judging.Verdict.from_dict(old)
+    assert [t.student_message for t in verdict.tests] == ["", ""]
+    assert verdict.hidden_test_lines("q") == [
+        "a: passed",
+        "b: your answer did not pass this test",
+    ]
+    assert verdict.score_lines() == [f"  {'q':<18}1 / 3"]
+    assert judging.Verdict.from_dict(json.loads(verdict.to_json())) == verdict

@@ -241,19 +241,30 @@ def test_check_names_edited_and_stale_files(tmp_path):
 
 @pytest.mark.slow
 def test_release_publishes_exactly_the_release_files(checkout):
-    """Does a good build replace the old release with exactly the three generated folders?"""
+    """Does a good build replace the old release with exactly the four generated folders?"""
     result = CliRunner().invoke(main, ["release", "--root", str(checkout)])
     assert result.exit_code == 0, result.output
     files = set(_snapshot(checkout))
     assert "autograder/logreg_digits-autograder.zip" in files
     assert not any(name.endswith("committed.txt") for name in files)
     student = {f for f in files if f.startswith("student_template/")}
-    expected = {"student_template/logreg_digits.ipynb", "student_template/data/mnist_10k.npz"}
+    expected = {
+        "student_template/logreg_digits.ipynb",
+        "student_template/data/mnist_10k.npz",
+        "student_template/requirements.txt",
+        "student_template/README.md",
+        "student_template/tests/q_softmax.py",
+    }
     assert expected <= student
     assert all(
-        f in expected or f.startswith("student_template/photos/digit_") or f.endswith(".md")
+        f in expected
+        or f.startswith(("student_template/photos/digit_", "student_template/tests/q_"))
+        or f.endswith(".md")
         for f in student
     ), student
+    assert {f for f in files if f.startswith("student_download/")} == {
+        "student_download/logreg_digits-student.zip"
+    }
     assert set(f for f in files if f.startswith("solutions/")) == {"solutions/logreg_digits.ipynb"}
     assert "q_l1_sweep" in result.output and "sha256" in result.output
     assert "15 points autograded, 5 graded by hand" in result.output

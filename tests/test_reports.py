@@ -66,14 +66,16 @@ def read_csv(path) -> list[list[str]]:
 
 
 def test_feedback_for_an_ok_outcome():
-    """Does an ok outcome's feedback show the total, each question's score and the notes?"""
+    """Does an ok outcome's feedback show the total, each question's score / points (the lines
+    of Gradescope's "Scores" entry) and the notes?"""
     text = feedback_text(ok_outcome())
     assert "Submission: alice.ipynb" in text
     assert "Status: ok" in text
     assert "Score: 3 / 5" in text
     lines = text.splitlines()
-    assert any(line.split() == ["q_one", "0"] for line in lines)
-    assert any(line.split() == ["q_two", "3"] for line in lines)
+    scores = lines[lines.index("Score: 3 / 5") + 2 :][:2]
+    assert scores == [f"  {'q_one':<18}0 / 2", f"  {'q_two':<18}3 / 3"]
+    assert scores == judging.Verdict.from_dict(ok_outcome().verdict).score_lines()
     assert NOTE in lines
     assert "q_one: the public tests pass" in lines
     assert any(line.startswith("q_two: a public test fails") for line in lines)

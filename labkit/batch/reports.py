@@ -19,7 +19,9 @@ from labkit.grader import judging
 
 
 def feedback_text(outcome: Outcome) -> str:
-    """A short note for the student, in the grader's words only (no test or notebook output)."""
+    """A short note for the student, in the grader's words only (no test or notebook output):
+    the total, each question's ``score / points`` (the lines Gradescope's "Scores" entry shows),
+    whether the public tests pass and the notes."""
     lines = [f"Submission: {outcome.submission}", f"Status: {outcome.status.value}"]
     if outcome.status not in (Status.OK, Status.TIMEOUT) or outcome.verdict is None:
         lines += ["", "This submission could not be graded; your TA has the details."]
@@ -31,7 +33,7 @@ def feedback_text(outcome: Outcome) -> str:
         return "\n".join(lines) + "\n"
     verdict = judging.Verdict.from_dict(outcome.verdict)
     lines += [f"Score: {outcome.total:g} / {outcome.max_total:g}", ""]
-    lines += [f"  {q:<18}{score:g}" for q, score in outcome.scores.items()]
+    lines += judging.score_lines(outcome.scores, verdict.possible)
     extra = verdict.public_summary() + verdict.notes
     if extra:
         lines += ["", *extra]

@@ -41,6 +41,15 @@ SETTINGS = (
         "where the grader runs as root, the first of the unprivileged user ids that student code "
         "runs as (labkit grade uses one per submission graded at once)",
     ),
+    Setting(
+        "hidden_test_feedback",
+        False,
+        "true: on Gradescope, once grades are published, each student also sees every hidden "
+        "test's name and a short message: 'passed', the first line of the test's own assertion "
+        "message (at most 300 characters), or a fixed sentence naming only the kind of error; "
+        "never the test's code or a traceback. An assertion message shows whatever it embeds "
+        "(a value the student returned, an expected value), so write them for students",
+    ),
 )
 
 
@@ -69,6 +78,7 @@ class GradingConfig:
     limits: Limits = Limits()
     judge_only_files: tuple[str, ...] = ()
     student_uid: int = 62000
+    hidden_test_feedback: bool = False
 
     @classmethod
     def from_dict(cls, config: dict | None) -> GradingConfig:
@@ -91,6 +101,9 @@ class GradingConfig:
         uid = values["student_uid"]
         if isinstance(uid, bool) or not isinstance(uid, int) or not 1000 <= uid < 2**31 - 64:
             raise ConfigError(f"student_uid must be an unprivileged user id, not {uid!r}")
+        feedback = values["hidden_test_feedback"]
+        if not isinstance(feedback, bool):
+            raise ConfigError(f"hidden_test_feedback must be true or false, not {feedback!r}")
         return cls(
             limits=Limits(
                 cell=float(values["cell_timeout"]),
@@ -99,4 +112,5 @@ class GradingConfig:
             ),
             judge_only_files=tuple(files),
             student_uid=uid,
+            hidden_test_feedback=feedback,
         )

@@ -21,6 +21,7 @@ import json
 import os
 import re
 import stat
+import unicodedata
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,11 +32,18 @@ MAX_ANSWERS_BYTES = 64 * 1024 * 1024
 WATCHED_MODULES = ("numpy", "otter", "builtins", "scipy", "sklearn", "labkit", "sys", "IPython")
 GRADING_PATHS = re.compile(r"(^|[/\\])(tests|hidden_photos)([/\\]|$)|/autograder|OTTER_LOG")
 DYNAMIC_CODE = ("exec", "eval", "compile", "__import__")
+SAFE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
+MAX_STUDENT_MESSAGE = 300
+PASSED = "passed"
+NOT_PASSED = "your answer did not pass this test"
+PUBLIC_FAILED = "failed; run grader.check in your notebook to see why"
 
 
 @dataclass
 class TestVerdict:
-    """One test case as judged here: passed or not, and what the TA is told."""
+    """One test case as judged here: passed or not, what the TA is told (``message``) and what a
+    student may be told (``student_message``, see ``student_safe_message``; empty in verdicts judged
+    before it existed)."""
 
     question: str
     test: str
@@ -43,6 +51,11 @@ class TestVerdict:
     points: float
     passed: bool
     message: str = ""
+    student_message: str = ""
+
+    def shown(self) -> str:
+        """The student-safe message, or a fixed one where the verdict has none."""
+        return self.student_message or (PASSED if self.passed else NOT_PASSED)
 
 
 @dataclass
@@ -79,6 +92,14 @@ class Verdict:
                 )
         return lines
 
+    def score_lines(self) -> list[str]:
+        """One line per autograded question, ``score / points`` (see ``score_lines``)."""
+        return score_lines(self.scores(), self.possible)
+
+    def hidden_test_lines(self, question: str) -> list[str]:
+        """One line per hidden test of ``question``: its name and its student-safe message."""
+        return [f"{t.test}: {t.shown()}" for t in self.tests if t.hidden and t.question == question]
+
     def to_json(self) -> str:
         """The verdict as JSON, for the grader's own files."""
         return json.dumps(asdict(self))
@@ -93,6 +114,61 @@ class Verdict:
             flags=data["flags"],
             sandbox=data.get("sandbox", []),
         )
+
+
+def score_lines(scores: dict[str, float], possible: dict[str, float]) -> list[str]:
+    """One line per question of ``possible``: its name, then ``score / points`` (a question
+    missing from ``scores`` scored 0). Both the Gradescope results and ``feedback.txt`` use these.
+    """
+    width = max([18, *(len(q) + 2 for q in possible)])
+    return [f"  {q:<{width}}{scores.get(q, 0.0):g} / {p:g}" for q, p in possible.items()]
+
+
+def student_safe_message(exc: BaseException, *, test_file: str) -> str:
+    """What a student may read of a hidden test that raised ``exc`` in the judge.
+
+    An ``AssertionError`` raised by the test's own code (the last frame of its traceback is in
+    ``test_file``, the name the test's source was compiled under) gives its message: the first
+    line, without control characters, at most 300 characters. Anything else gives a fixed
+    sentence naming at most the exception's type, and only if that name is a plain identifier
+    (a student's exception class can be named anything). Never the test's code, a traceback or
+    text the student's process produced.
+    """
+    if isinstance(exc, AssertionError):
+        if _raised_in(exc, test_file):
+            return _one_clean_line(_text_of(exc)) or NOT_PASSED
+        return NOT_PASSED
+    name = type(exc).__name__
+    shown = f" (it raised {name})" if SAFE_NAME.fullmatch(name) else ""
+    return f"your answer could not be checked{shown}"
+
+
+def _raised_in(exc: BaseException, filename: str) -> bool:
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_code.co_filename == filename
+
+
+def _text_of(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return ""
+
+
+def _one_clean_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    if not lines:
+        return ""
+    line = "".join(
+        " " if c == "\t" else c for c in lines[0] if c == "\t" or unicodedata.category(c)[0] != "C"
+    ).strip()
+    if len(line) > MAX_STUDENT_MESSAGE:
+        line = line[: MAX_STUDENT_MESSAGE - 3].rstrip() + "..."
+    return line
 
 
 class AnswerError(Exception):
@@ -210,29 +286,51 @@ def read_tests(tests_dir: Path) -> dict[str, str]:
     return {p.name: p.read_text() for p in sorted(Path(tests_dir).glob("*.py"))}
 
 
-def _replayer(record: dict | None, key: str):
-    calls = []
+class _Replayer:
+    """The judge's ``answer``: returns the recorded answer, or fails saying why to the TA
+    (the exception's message) and to the student (``student``, in the grader's own words)."""
 
-    def answer(produce):
-        if calls:
+    def __init__(self, record):
+        self.record = record
+        self.called = False
+        self.student = ""
+
+    def __call__(self, produce):
+        if self.called:
             raise RuntimeError("a hidden test may call answer() only once")
-        calls.append(key)
+        self.called = True
+        record = self.record
         if record is None:
+            self.student = "no answer was recorded: the notebook did not reach this test"
             raise AssertionError("no answer was recorded: the notebook did not reach this test")
         if type(record) is not dict:
+            self.student = "the recorded answer is malformed"
             raise AssertionError("the recorded answer is malformed")
         if "error" in record:
-            raise AssertionError(f"the student's code raised {str(record['error'])[:1000]}")
+            error = str(record["error"])
+            self.student = _student_error(error)
+            raise AssertionError(f"the student's code raised {error[:1000]}")
         return from_plain(record.get("answer"))
 
-    return answer
+
+def _student_error(error: str) -> str:
+    """The student-safe reading of a recorded error (text from the student's process)."""
+    limit = re.fullmatch(r"the code did not finish within ([0-9]{1,6}(?:\.[0-9]{1,3})?) s", error)
+    if limit:
+        return f"your code did not finish within {limit.group(1)} s"
+    name = error.split(":", 1)[0]
+    if ":" in error and SAFE_NAME.fullmatch(name):
+        return f"your code raised {name}"
+    return "your code raised an error"
 
 
 def judge(tests: dict[str, str], answers: dict, *, files_dir: Path) -> Verdict:
     """Judge recorded ``answers`` with the hidden tests' sources, in ``files_dir``.
 
     ``files_dir`` holds the grading files (data, hidden photos) the tests read by relative path;
-    it must be a copy the student's code never had access to while the notebook ran.
+    it must be a copy the student's code never had access to while the notebook ran. Each test's
+    verdict holds the TA's message and a student-safe one (``student_safe_message``; for a
+    missing or failed answer, a sentence of the grader's own).
     """
     from otter.test_files import ExceptionTestFile
 
@@ -250,16 +348,22 @@ def judge(tests: dict[str, str], answers: dict, *, files_dir: Path) -> Verdict:
                 key = f"{question}/{function.__name__}"
                 verdict = TestVerdict(question, function.__name__, case.hidden, case.points, False)
                 if case.hidden:
-                    function.__globals__["answer"] = _replayer(hidden_answers.get(key), key)
+                    replayer = _Replayer(hidden_answers.get(key))
+                    function.__globals__["answer"] = replayer
                     names = case.body._get_func_params()
                     try:
                         function(**{n: _StudentValue(n) for n in names})
                         verdict.passed = True
+                        verdict.student_message = PASSED
                     except Exception as exc:
                         verdict.message = f"{type(exc).__name__}: {exc}"[:2000]
+                        verdict.student_message = replayer.student or student_safe_message(
+                            exc, test_file=filename
+                        )
                 else:
                     public = public_results.get(key)
                     verdict.passed = type(public) is dict and public.get("passed") is True
+                    verdict.student_message = PASSED if verdict.passed else PUBLIC_FAILED
                     if not verdict.passed:
                         text = public.get("message") if type(public) is dict else "not run"
                         verdict.message = str(text)[:2000]

@@ -14,8 +14,9 @@ runs:
    the answers here, in otter's process.
 
 Students see only sentences written here (per-question scores, whether the public tests pass,
-which cells were skipped); hidden test messages and flags for review go to the TA-only entries of
-``results.json`` and to the plugin report in the grading log.
+which cells were skipped, and, where the ``hidden_test_feedback`` setting is on, each hidden test's
+student-safe message once grades are published); hidden test messages and flags for review go to
+the TA-only entries of ``results.json`` and to the plugin report in the grading log.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from labkit.grader.kernel import KernelRunner
 
 OTTER_LOG = ".OTTER_LOG"
 LOG_FLAG = "the submission carried a .OTTER_LOG (a pickle); it was deleted unread"
+SCORES_ENTRY = "Scores"
 
 
 class GradingIntegrity(AbstractOtterPlugin):
@@ -94,7 +96,7 @@ class GradingIntegrity(AbstractOtterPlugin):
             user=self.user,
             flags=self.flags,
         )
-        return TrustedResults(self.verdict)
+        return TrustedResults(self.verdict, hidden_test_feedback=self.config.hidden_test_feedback)
 
     def _judge(self, record: bytes | None) -> judging.Verdict:
         """Judge here, in otter's process, in a private copy of the grading files."""
@@ -114,9 +116,13 @@ class GradingIntegrity(AbstractOtterPlugin):
 
 
 class TrustedResults(GradingResults):
-    """Otter's results built from a verdict, with student-visible text written here only."""
+    """Otter's results built from a verdict, with student-visible text written here only.
 
-    def __init__(self, verdict: judging.Verdict):
+    ``hidden_test_feedback`` (the plugin setting of that name) adds, for students once grades are
+    published, each hidden test's name and student-safe message (``TestVerdict.student_message``).
+    """
+
+    def __init__(self, verdict: judging.Verdict, *, hidden_test_feedback: bool = False):
         test_files = []
         for question in verdict.possible:
             cases, results = [], []
@@ -130,35 +136,65 @@ class TrustedResults(GradingResults):
             test_files.append(test_file)
         super().__init__(test_files)
         self.verdict = verdict
+        self.hidden_test_feedback = hidden_test_feedback
 
     def to_gradescope_dict(self, ag_config):
-        """Gradescope's results: public summary and notes for the student, the rest TA-only."""
-        hidden = ("hidden", "after_published")[bool(ag_config.show_hidden)]
-        public = self.verdict.public_summary() + self.verdict.notes
+        """Gradescope's ``results.json``: what students see is written here, the rest TA-only.
+
+        Visible: "Public Tests" (the public summary and the notes) and "Scores" (each question's
+        ``score / points``, in the words of ``feedback.txt``; no ``score`` field, so Gradescope
+        does not count it twice). With ``hidden_test_feedback``, one "<question>: hidden tests"
+        entry per question, ``after_published``, lists each hidden test's student-safe message.
+        The per-question entries that carry the score keep their TA-only output (hidden tests'
+        messages, which can hold text the student's code produced) and so are always ``hidden``:
+        otter's ``show_hidden`` does not publish them; ``hidden_test_feedback`` is the way to show
+        hidden tests to students.
+        """
+        verdict = self.verdict
+        public = verdict.public_summary() + verdict.notes
         tests = [
             {
                 "name": "Public Tests",
                 "visibility": "visible",
                 "output": "\n".join(public) or "This notebook has no public tests.",
                 "status": "passed" if self.passed_all_public else "failed",
-            }
+            },
+            {
+                "name": SCORES_ENTRY,
+                "visibility": "visible",
+                "output": "\n".join(verdict.score_lines()),
+            },
         ]
+        if self.hidden_test_feedback:
+            for question in verdict.possible:
+                lines = verdict.hidden_test_lines(question)
+                if not lines:
+                    continue
+                passed = all(t.passed for t in verdict.tests if t.hidden and t.question == question)
+                tests.append(
+                    {
+                        "name": f"{question}: hidden tests",
+                        "visibility": "after_published",
+                        "output": "\n".join(lines),
+                        "status": "passed" if passed else "failed",
+                    }
+                )
         for name, test_file in self.results.items():
             tests.append(
                 {
                     "name": name,
                     "score": round(test_file.score, 5),
                     "max_score": round(test_file.possible, 5),
-                    "visibility": hidden,
+                    "visibility": "hidden",
                     "output": test_file.summary(),
                 }
             )
-        if self.verdict.flags:
+        if verdict.flags:
             tests.append(
                 {
                     "name": "Flagged for review (TA only)",
                     "visibility": "hidden",
-                    "output": "\n".join(self.verdict.flags),
+                    "output": "\n".join(verdict.flags),
                     "status": "failed",
                 }
             )
