@@ -158,6 +158,7 @@ def test_config_defaults():
         assert config == GradingConfig()
         assert config.limits == Limits(cell=60.0, test=60.0, total=480.0)
         assert config.judge_only_files == () and config.student_uid == 62000
+        assert config.memory_mb == 2048
     defaults = {s.key: s.default for s in SETTINGS}
     assert defaults["cell_timeout"] == GradingConfig().limits.cell
     assert defaults["student_uid"] == GradingConfig().student_uid
@@ -171,6 +172,7 @@ def test_config_full_valid_dict():
             "test_timeout": 12.5,
             "total_timeout": 300,
             "judge_only_files": ["hidden_photos/labels.csv", "keys.json"],
+            "memory_mb": 1024,
             "student_uid": 5000,
         }
     )
@@ -179,6 +181,7 @@ def test_config_full_valid_dict():
     assert config.limits.test_cell == 12.5 + RECORDER_GRACE
     assert config.judge_only_files == ("hidden_photos/labels.csv", "keys.json")
     assert config.student_uid == 5000
+    assert config.memory_mb == 1024
 
 
 @pytest.mark.parametrize(
@@ -195,6 +198,9 @@ def test_config_full_valid_dict():
         {"student_uid": 0},
         {"student_uid": True},
         {"student_uid": 5000.0},
+        {"memory_mb": 10},
+        {"memory_mb": 2048.0},
+        {"memory_mb": True},
     ],
 )
 def test_config_errors(given):
