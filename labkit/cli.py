@@ -136,9 +136,8 @@ def release(root: Path, check: bool):
 @click.option(
     "--memory",
     "memory_mb",
-    default=2048,
-    show_default=True,
-    help="Megabytes a submission may allocate.",
+    type=click.IntRange(min=64),
+    help="Megabytes a submission may allocate [the zip's memory_mb, 2048 by default].",
 )
 @click.option("--force", is_flag=True, help="Regrade submissions that were already graded.")
 def grade(paths, autograder, output_dir, jobs, timeout, memory_mb, force):

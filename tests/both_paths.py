@@ -95,7 +95,7 @@ def labkit_grade(files: dict[str, Path], autograder_zip: Path, root: Path) -> di
     """Grade every file in one ``labkit grade`` batch, in a child process of its own (so that
     its environment, ``TAMPER_MARKER`` included, reaches every process it starts)."""
     inbox, out = root / "inbox", root / "out"
-    inbox.mkdir()
+    inbox.mkdir(parents=True)
     names = {}
     for fixture_id, path in files.items():
         name = fixture_id.replace("/", "--")

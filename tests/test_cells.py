@@ -159,6 +159,7 @@ def test_config_defaults():
         assert config.limits == Limits(cell=60.0, test=60.0, total=480.0)
         assert config.judge_only_files == () and config.student_uid == 62000
         assert config.hidden_test_feedback is False
+        assert config.memory_mb == 2048
     defaults = {s.key: s.default for s in SETTINGS}
     assert defaults["cell_timeout"] == GradingConfig().limits.cell
     assert defaults["student_uid"] == GradingConfig().student_uid
@@ -173,6 +174,7 @@ def test_config_full_valid_dict():
             "test_timeout": 12.5,
             "total_timeout": 300,
             "judge_only_files": ["hidden_photos/labels.csv", "keys.json"],
+            "memory_mb": 1024,
             "student_uid": 5000,
             "hidden_test_feedback": True,
         }
@@ -183,6 +185,7 @@ def test_config_full_valid_dict():
     assert config.judge_only_files == ("hidden_photos/labels.csv", "keys.json")
     assert config.student_uid == 5000
     assert config.hidden_test_feedback is True
+    assert config.memory_mb == 1024
 
 
 @pytest.mark.parametrize(
@@ -202,6 +205,9 @@ def test_config_full_valid_dict():
         {"hidden_test_feedback": "yes"},
         {"hidden_test_feedback": 1},
         {"hidden_test_feedback": None},
+        {"memory_mb": 10},
+        {"memory_mb": 2048.0},
+        {"memory_mb": True},
     ],
 )
 def test_config_errors(given):

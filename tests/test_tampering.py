@@ -167,11 +167,15 @@ def test_notes_reach_the_student(case, otter_graded, labkit_graded):
 
 @pytest.mark.slow
 def test_exfiltration_was_really_attempted(otter_graded, autograder_zip):
-    """Control: the hidden tests' text did come out, into the TA-only entry, not the public one."""
+    """Control: the notebook's attempt ran (its error reached the TA-only entry, not the public
+    one). As root, student code runs as a user who cannot read the hidden tests, so the error is
+    empty of them; otherwise it holds their text, in the TA-only entry only."""
     tests = {t["name"]: t for t in otter_graded["raises_hidden_tests"]["results"]["tests"]}
-    ta_only = {line.strip() for line in tests["q_softmax"]["output"].splitlines()}
+    ta_only = tests["q_softmax"]["output"]
     assert tests["q_softmax"]["visibility"] == "hidden"
-    assert hidden_test_lines(autograder_zip) & ta_only
+    assert "test_softmax_format" in ta_only and "ValueError" in ta_only
+    leaked = hidden_test_lines(autograder_zip) & {line.strip() for line in ta_only.splitlines()}
+    assert bool(leaked) == (os.geteuid() != 0)
     assert "q_softmax: a public test fails" in tests["Public Tests"]["output"]
 
 

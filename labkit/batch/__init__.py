@@ -62,12 +62,14 @@ class Grader:
     processes, started on first use and stopped by ``close``.
     """
 
-    def __init__(self, autograder: Autograder, *, timeout: float, memory_mb: int, jobs: int):
+    def __init__(self, autograder: Autograder, *, timeout: float, memory_mb: int | None, jobs: int):
         self.autograder = autograder
         limits = dataclasses.replace(
             autograder.config.limits, total=min(timeout, autograder.config.limits.total)
         )
-        self.config = dataclasses.replace(autograder.config, limits=limits)
+        if memory_mb is None:
+            memory_mb = autograder.config.memory_mb
+        self.config = dataclasses.replace(autograder.config, limits=limits, memory_mb=memory_mb)
         self.stopping = threading.Event()
         self.slots: queue.Queue[Slot] = queue.Queue()
         self.all_slots = []
@@ -98,7 +100,7 @@ class Grader:
         except OSError as exc:
             outcome.reason = f"cannot read the submission: {exc}"
         else:
-            flags = [intake.LOG_FLAG] if intake.carries_otter_log(submission.path) else []
+            flags = intake.zip_flags(submission.path)
             slot = self.slots.get()
             try:
                 self._grade_notebook(slot, name, notebook, flags, outcome)
@@ -153,7 +155,7 @@ def grade_batch(
     output_dir: Path,
     jobs: int | None = None,
     timeout: float = 300.0,
-    memory_mb: int = 2048,
+    memory_mb: int | None = None,
     force: bool = False,
     progress: bool = True,
 ) -> BatchResult:
@@ -165,7 +167,8 @@ def grade_batch(
         output_dir: where ``gradebook.csv``, ``summary.png`` and ``<submission>/`` go.
         jobs: submissions graded at once (default: one per core).
         timeout: wall-clock seconds one submission may take.
-        memory_mb: memory a submission may allocate beyond the grader's own.
+        memory_mb: megabytes a submission may allocate beyond its starting size (default: the
+            zip's ``memory_mb`` setting, as ``otter run`` applies it).
         force: regrade submissions already graded with the same autograder.
         progress: show a progress bar on stderr.
     """

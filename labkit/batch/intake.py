@@ -1,8 +1,9 @@
 """Intake for ``labkit grade``: what was submitted, and the autograder zip, checked before grading.
 
-Everything a student uploaded is checked here first (empty files, broken JSON, zips with ``../``
-names or without exactly one notebook) and only the notebook itself is handed on: nothing of a
-zip is ever extracted, and no pickle or log a student made is ever read.
+Everything a student uploaded is checked here first (empty files, broken JSON, zips without
+exactly one notebook at their top, as ``otter run`` finds it) and only the notebook itself is
+handed on: nothing of a zip is ever extracted (entries named outside it are flagged), and no
+pickle or log a student made is ever read.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from labkit.grader import cells
 from labkit.grader.config import PLUGIN_NAME, ConfigError, GradingConfig
 
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
-_IGNORED_IN_ZIPS = ("__MACOSX/", ".ipynb_checkpoints/")
 LOG_FLAG = "the zip carried a .OTTER_LOG (a pickle), ignored unread"
 
 
@@ -176,28 +176,59 @@ def read_notebook(path: Path) -> tuple[str, bytes]:
 
 
 def _notebook_from_zip(path: Path) -> tuple[str, bytes]:
-    """Return the one notebook inside an exported zip, refusing unsafe or ambiguous archives."""
+    """Return the notebook at the top level of an exported zip: the one ``otter run`` grades.
+
+    Otter extracts the zip (dropping ``..``, ``.`` and leading ``/`` from each entry's path, a
+    later entry replacing an earlier one of the same path) and grades the one ``*.ipynb`` at the
+    top; nothing is extracted here, the same entry is read. More than one, or none, is invalid.
+    """
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
-            for info in infos:
-                name = PurePosixPath(info.filename.replace("\\", "/"))
-                if name.is_absolute() or ".." in name.parts:
-                    raise InvalidSubmission(f"unsafe zip: entry {info.filename!r} points outside")
             if sum(info.file_size for info in infos) > MAX_UNZIPPED_BYTES:
                 raise InvalidSubmission("zip expands to more than 200 MB")
-            notebooks = [
-                info
-                for info in infos
-                if info.filename.endswith(".ipynb")
-                and not any(part in info.filename for part in _IGNORED_IN_ZIPS)
-            ]
-            if len(notebooks) != 1:
-                names = ", ".join(info.filename for info in notebooks) or "none"
-                raise InvalidSubmission(f"expected exactly one notebook in the zip, found {names}")
-            return PurePosixPath(notebooks[0].filename).name, archive.read(notebooks[0])
+            top = {}
+            for info in infos:
+                extracted = _extracted_path(info.filename)
+                if "/" not in extracted and extracted.endswith(".ipynb"):
+                    top[extracted] = info
+            if len(top) != 1:
+                names = ", ".join(sorted(top)) or "none"
+                raise InvalidSubmission(
+                    f"expected one notebook at the top of the zip, found {names}"
+                )
+            ((name, info),) = top.items()
+            return name, archive.read(info)
     except zipfile.BadZipFile as exc:
         raise InvalidSubmission(f"not a readable zip ({exc})") from None
+
+
+def _extracted_path(filename: str) -> str:
+    """Where ``zipfile``'s extraction puts an entry, relative to the folder (POSIX rules)."""
+    parts = filename.split("/")
+    return "/".join(part for part in parts if part not in ("", ".", ".."))
+
+
+def outside_entries(path: Path) -> list[str]:
+    """The entries of a submitted zip whose names point outside it (``..``, absolute paths)."""
+    if path.suffix != ".zip":
+        return []
+    with zipfile.ZipFile(path) as archive:
+        return [
+            n
+            for n in archive.namelist()
+            if n.startswith("/") or ".." in PurePosixPath(n.replace("\\", "/")).parts
+        ]
+
+
+def zip_flags(path: Path) -> list[str]:
+    """Flags for the TA about a submitted zip: a log inside, names pointing outside it."""
+    flags = [LOG_FLAG] if carries_otter_log(path) else []
+    outside = outside_entries(path)
+    if outside:
+        shown = ", ".join(repr(n[:80]) for n in outside[:3])
+        flags.append(f"the zip has entries named outside it ({shown}), ignored: never extracted")
+    return flags
 
 
 def carries_otter_log(path: Path) -> bool:

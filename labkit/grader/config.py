@@ -36,6 +36,12 @@ SETTINGS = (
         "the hidden photos' labels; the student's code never gets a copy",
     ),
     Setting(
+        "memory_mb",
+        2048,
+        "megabytes the notebook's process may allocate beyond its starting size (an allocation "
+        "past it fails in that cell only); labkit grade's --memory overrides it",
+    ),
+    Setting(
         "student_uid",
         62000,
         "where the grader runs as root, the first of the unprivileged user ids that student code "
@@ -77,6 +83,7 @@ class GradingConfig:
 
     limits: Limits = Limits()
     judge_only_files: tuple[str, ...] = ()
+    memory_mb: int = 2048
     student_uid: int = 62000
     hidden_test_feedback: bool = False
 
@@ -98,6 +105,11 @@ class GradingConfig:
         files = values["judge_only_files"]
         if not isinstance(files, (list, tuple)) or not all(isinstance(f, str) for f in files):
             raise ConfigError(f"judge_only_files must be a list of paths, not {files!r}")
+        memory = values["memory_mb"]
+        if isinstance(memory, bool) or not isinstance(memory, int) or memory < 64:
+            raise ConfigError(
+                f"memory_mb must be a whole number of megabytes >= 64, not {memory!r}"
+            )
         uid = values["student_uid"]
         if isinstance(uid, bool) or not isinstance(uid, int) or not 1000 <= uid < 2**31 - 64:
             raise ConfigError(f"student_uid must be an unprivileged user id, not {uid!r}")
@@ -111,6 +123,7 @@ class GradingConfig:
                 total=float(values["total_timeout"]),
             ),
             judge_only_files=tuple(files),
+            memory_mb=memory,
             student_uid=uid,
             hidden_test_feedback=feedback,
         )

@@ -1,21 +1,23 @@
 """The autograder zip's runner: the notebook's cells run in a Jupyter kernel, one at a time.
 
 The kernel is started as the workspace's user, in the workspace, with an environment of its own
-(``labkit.grader.isolation``); the grader sends each cell when its turn comes and waits for its
-reply with that cell's limit (``labkit.grader.pipeline``). Whatever the kernel started is killed
-when the session closes: every descendant of this process (a subreaper, so daemons that left
-the kernel's process group are found too).
+and the memory cap ``labkit grade``'s child gets (``labkit.grader.isolation``); the grader sends
+each cell when its turn comes and waits for its reply with that cell's limit
+(``labkit.grader.pipeline``). Whatever the kernel started is killed when the session closes: every
+descendant of this process (a subreaper, so daemons that left the kernel's process group are found
+too).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 
 import nbformat
 from jupyter_client import AsyncKernelManager
 
-from labkit.grader import processes
+from labkit.grader import isolation, processes
 from labkit.grader.isolation import Workspace
 from labkit.grader.pipeline import CellResult, GraderFault, Stop
 
@@ -37,7 +39,7 @@ class _StudentKernelManager(AsyncKernelManager):
 class KernelSession:
     """One python3 kernel running a notebook's cells."""
 
-    def __init__(self, workspace: Workspace):
+    def __init__(self, workspace: Workspace, *, memory_mb: int):
         from nbclient import NotebookClient
 
         self.uid = workspace.user.uid
@@ -52,7 +54,12 @@ class KernelSession:
             allow_errors=True,
             resources={"metadata": {"path": str(workspace.path)}},
         )
-        launch = {"cwd": str(workspace.path), "env": workspace.env()}
+        launch = {
+            "cwd": str(workspace.path),
+            "env": workspace.env(),
+            # the same cap as labkit grade's child: an allocation past it fails in its cell only
+            "preexec_fn": functools.partial(isolation.limit_memory, memory_mb),
+        }
         if self.uid is not None:
             launch.update(user=self.uid, group=self.uid, extra_groups=[])
         try:
@@ -112,11 +119,14 @@ class KernelSession:
 
 
 class KernelRunner:
-    """Runs notebooks in Jupyter kernels (the autograder zip's way)."""
+    """Runs notebooks in Jupyter kernels (the autograder zip's way), each with a memory cap."""
+
+    def __init__(self, *, memory_mb: int):
+        self.memory_mb = memory_mb
 
     def start(self, workspace: Workspace) -> KernelSession:
         """A fresh kernel in the workspace, as its user."""
-        return KernelSession(workspace)
+        return KernelSession(workspace, memory_mb=self.memory_mb)
 
     def sandbox_notes(self) -> list[str]:
         """The kernel runs with the network of the grading machine (Gradescope's container)."""

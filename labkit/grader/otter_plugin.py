@@ -88,7 +88,7 @@ class GradingIntegrity(AbstractOtterPlugin):
         self.verdict, _ = pipeline.grade_notebook(
             name,
             nbformat.writes(notebook).encode(),
-            runner=KernelRunner(),
+            runner=KernelRunner(memory_mb=self.config.memory_mb),
             judge=self._judge,
             tests=self.tests,
             files=self.files,
