@@ -67,15 +67,17 @@ class Grader:
         limits = dataclasses.replace(
             autograder.config.limits, total=min(timeout, autograder.config.limits.total)
         )
-        if memory_mb is None:
-            memory_mb = autograder.config.memory_mb
-        self.config = dataclasses.replace(autograder.config, limits=limits, memory_mb=memory_mb)
+        self.config = dataclasses.replace(
+            autograder.config,
+            limits=limits,
+            memory_mb=autograder.config.memory_mb if memory_mb is None else memory_mb,
+        )
         self.stopping = threading.Event()
         self.slots: queue.Queue[Slot] = queue.Queue()
         self.all_slots = []
         for k in range(jobs):
             user = student_user(self.config.student_uid + k)
-            slot = Slot(autograder, user, memory_mb=memory_mb, stopping=self.stopping)
+            slot = Slot(autograder, user, memory_mb=self.config.memory_mb, stopping=self.stopping)
             self.all_slots.append(slot)
             self.slots.put(slot)
 
