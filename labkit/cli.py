@@ -140,7 +140,13 @@ def release(root: Path, check: bool):
     help="Megabytes a submission may allocate [the zip's memory_mb, 2048 by default].",
 )
 @click.option("--force", is_flag=True, help="Regrade submissions that were already graded.")
-def grade(paths, autograder, output_dir, jobs, timeout, memory_mb, force):
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Grade on the workers of this Dask scheduler (tcp://host:8786) instead of here; "
+    "each worker grades as many at once as it has threads (-j is then ignored).",
+)
+def grade(paths, autograder, output_dir, jobs, timeout, memory_mb, force, scheduler):
     """Grade a folder of submissions in parallel, without Docker, into a gradebook."""
     from labkit import batch
     from labkit.batch import reports
@@ -154,6 +160,7 @@ def grade(paths, autograder, output_dir, jobs, timeout, memory_mb, force):
             timeout=timeout,
             memory_mb=memory_mb,
             force=force,
+            scheduler=scheduler,
         )
     click.echo(reports.summary_text(result))
     click.echo(f"gradebook: {output_dir / 'gradebook.csv'}; plots: {output_dir / 'summary.png'}")

@@ -4,7 +4,8 @@
 pipeline as the autograder zip (``labkit.grader.pipeline``) in a child of its slot's fork server
 (``forking``), and writes the results (``reports``). Every file is written atomically and the
 gradebook is rewritten after each submission, so an interrupted run leaves a consistent gradebook
-and a rerun picks up where it stopped (``--force`` regrades).
+and a rerun picks up where it stopped (``--force`` regrades). With a Dask scheduler, the same
+``Grader`` runs on the cluster's workers instead (``cluster``); the loop that writes is the same.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -150,6 +152,34 @@ class Grader:
             slot.runner.close()
 
 
+class LocalPool:
+    """Grades submissions on this machine, ``jobs`` at a time, yielding each outcome as it ends."""
+
+    def __init__(self, grader: Grader, *, jobs: int):
+        self.grader = grader
+        self.executor = ThreadPoolExecutor(max_workers=jobs)
+
+    def graded(self, submissions: list[Submission]) -> Iterator[Outcome]:
+        """Grade every submission; yield the outcomes in the order they finish."""
+        futures = [self.executor.submit(self.grader.grade, s) for s in submissions]
+        for future in as_completed(futures):
+            yield future.result()
+
+    def stop(self) -> None:
+        """Kill every running child and drop the submissions not started yet."""
+        self.grader.stop()
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+    def close(self) -> None:
+        """Wait for the threads, then stop the slots' servers."""
+        self.executor.shutdown(wait=True)
+        self.grader.close()
+
+    def sandbox_notes(self, outcomes: list[Outcome]) -> list[str]:
+        """Where student code will not be confined as it should (the slots' users)."""
+        return self.grader.sandbox_notes()
+
+
 def grade_batch(
     paths: list[Path],
     *,
@@ -160,6 +190,7 @@ def grade_batch(
     memory_mb: int | None = None,
     force: bool = False,
     progress: bool = True,
+    scheduler=None,
 ) -> BatchResult:
     """Grade every submission under ``paths`` into ``output_dir``; return the outcomes.
 
@@ -167,12 +198,16 @@ def grade_batch(
         paths: submission files (``.ipynb`` or exported ``.zip``) and folders of them.
         autograder: the autograder zip (``autograder/logreg_digits-autograder.zip``).
         output_dir: where ``gradebook.csv``, ``summary.png`` and ``<submission>/`` go.
-        jobs: submissions graded at once (default: one per core).
+        jobs: submissions graded at once (default: one per core); with ``scheduler``, each
+            worker grades as many at once as it has threads instead.
         timeout: wall-clock seconds one submission may take.
         memory_mb: megabytes a submission may allocate beyond its starting size (default: the
             zip's ``memory_mb`` setting, as ``otter run`` applies it).
         force: regrade submissions already graded with the same autograder.
         progress: show a progress bar on stderr.
+        scheduler: grade on a Dask cluster instead of here: its scheduler's address
+            (``tcp://host:8786``), a ``distributed.Client`` or a ``LocalCluster``
+            (``labkit.batch.cluster``).
     """
     from tqdm import tqdm
 
@@ -180,7 +215,6 @@ def grade_batch(
     grader_zip = Autograder.load(autograder)
     submissions = intake.find_submissions(paths)
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     outcomes: dict[str, Outcome] = {}
     todo = []
     for submission in submissions:
@@ -192,38 +226,58 @@ def grade_batch(
             )
         else:
             outcomes[submission.name] = previous
+    # Made before anything is written, so that a cluster that refuses leaves no trace.
+    pool = _make_pool(
+        grader_zip,
+        scheduler=scheduler,
+        jobs=jobs,
+        submissions=len(todo),
+        timeout=timeout,
+        memory_mb=memory_mb,
+    )
     gradebook = output_dir / "gradebook.csv"
-    reports.write_gradebook(gradebook, list(outcomes.values()), grader_zip.points)
-
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
-    grader = Grader(grader_zip, timeout=timeout, memory_mb=memory_mb, jobs=jobs)
     bar = tqdm(total=len(todo), unit="submission", desc="grading", disable=not progress)
-    pool = ThreadPoolExecutor(max_workers=jobs)
+    graded = []
     try:
-        futures = [pool.submit(grader.grade, submission) for submission in todo]
-        for future in as_completed(futures):
-            outcome = future.result()
+        output_dir.mkdir(parents=True, exist_ok=True)
+        reports.write_gradebook(gradebook, list(outcomes.values()), grader_zip.points)
+        for outcome in pool.graded(todo):
             write_outcome(output_dir, outcome)
             outcomes[outcome.submission] = outcome
+            graded.append(outcome)
             reports.write_gradebook(gradebook, list(outcomes.values()), grader_zip.points)
             bar.update()
     except BaseException:
-        grader.stop()
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.stop()
         raise
     finally:
         bar.close()
-        pool.shutdown(wait=True)
-        grader.close()
+        pool.close()
     result = BatchResult(
         list(outcomes.values()),
         grader_zip.points,
         time.monotonic() - started,
         len(submissions) - len(todo),
-        sandbox=grader.sandbox_notes() if todo else [],
+        sandbox=pool.sandbox_notes(graded) if todo else [],
     )
     reports.write_summary_png(output_dir / "summary.png", result)
     return result
+
+
+def _make_pool(autograder: Autograder, *, scheduler, jobs, submissions, timeout, memory_mb):
+    """The local pool of slots, or the cluster's workers when a scheduler is given (and there
+    is something to grade: a finished batch reruns without one)."""
+    if scheduler is None or not submissions:
+        jobs = max(1, min(jobs or os.cpu_count() or 1, submissions or 1))
+        grader = Grader(autograder, timeout=timeout, memory_mb=memory_mb, jobs=jobs)
+        return LocalPool(grader, jobs=jobs)
+    try:
+        from labkit.batch.cluster import ClusterPool
+    except ImportError as exc:
+        raise GradingError(
+            f"grading on a cluster needs dask.distributed (pip install 'labkit[cluster]'): {exc}"
+        ) from exc
+    return ClusterPool(scheduler, autograder, timeout=timeout, memory_mb=memory_mb)
 
 
 def _previous_outcome(output_dir: Path, submission: Submission, autograder: Autograder):

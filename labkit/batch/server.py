@@ -10,11 +10,17 @@ subreaper, so that whatever a child leaves running is its to kill. It forks two 
   the parent sends, one at a time, in an IPython shell (``labkit.batch.channel``).
 - ``run_judge`` (trusted): parses and judges a record of answers in the grading files' folder
   and writes the verdict on a pipe to the server, which passes it on.
+
+Before it forks any child, the server computes what the hidden tests share
+(``labkit.grader.judging.prepare``), so that every judge inherits it instead of computing it
+again; a student's child drops it, and the hidden tests' sources, before anything else (the
+grading files the server keeps only on disk, in a folder of its own).
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -26,7 +32,7 @@ from multiprocessing.reduction import recv_handle
 from pathlib import Path
 
 from labkit.batch import channel
-from labkit.grader import isolation, processes
+from labkit.grader import isolation, processes, reference
 
 # Imported once here, so that each child starts warm.
 PRELOAD = (
@@ -52,13 +58,24 @@ PRELOAD = (
 SETUP_FAILED = 113  # the child's exit code when it could not confine itself (no cell ran)
 
 
-def run_student(request: channel.RunRequest, command_fd: int, report_fd: int, log_fd: int):
+def run_student(
+    request: channel.RunRequest,
+    command_fd: int,
+    report_fd: int,
+    log_fd: int,
+    *,
+    hidden_tests: dict[str, str],
+):
     """Entry point of a student's child: confine this process, then run the cells it is sent.
 
-    Never returns: the child exits with 0 when told to, or ``SETUP_FAILED`` if it could not
-    confine itself (then no student code ran, least of all as root).
+    First it drops, from its copy of the server's memory, what only the judges may read: the
+    hidden tests' sources (``hidden_tests``, emptied) and the judges' shared results. Never
+    returns: the child exits with 0 when told to, or ``SETUP_FAILED`` if it could not confine
+    itself (then no student code ran, least of all as root).
     """
     try:
+        hidden_tests.clear()
+        reference.forget()
         os.setsid()
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -123,11 +140,11 @@ def run_judge(request: channel.JudgeRequest, tests: dict, files_dir: Path, out_f
     os._exit(0)
 
 
-def _serve_run(conn: Connection, request: channel.RunRequest) -> None:
+def _serve_run(conn: Connection, request: channel.RunRequest, tests: dict[str, str]) -> None:
     fds = [recv_handle(conn) for _ in range(3)]
     pid = os.fork()
     if pid == 0:
-        run_student(request, *fds)
+        run_student(request, *fds, hidden_tests=tests)
     for fd in fds:
         os.close(fd)
     conn.send(channel.Started(pid))
@@ -170,9 +187,15 @@ def serve(conn: Connection) -> None:
         importlib.import_module(module)
     processes.become_subreaper()
     with tempfile.TemporaryDirectory(prefix="labkit-judge-") as folder:
+        from threadpoolctl import threadpool_limits
+
         from labkit.grader import judging
 
         files_dir = judging.materialize(setup.files, Path(folder))
+        setup.files.clear()  # judges read them from files_dir; no child inherits them in memory
+        with threadpool_limits(1):  # as the judges compute, so the same results
+            judging.prepare(setup.tests, files_dir=files_dir)
+        gc.collect()  # what prepare compiled (the test files' code) is gone before any fork
         conn.send(channel.Ready(os.getpid()))
         while True:
             try:
@@ -180,7 +203,7 @@ def serve(conn: Connection) -> None:
             except (EOFError, OSError):
                 break
             if isinstance(request, channel.RunRequest):
-                _serve_run(conn, request)
+                _serve_run(conn, request, setup.tests)
             elif isinstance(request, channel.JudgeRequest):
                 _serve_judge(conn, request, setup.tests, files_dir)
             else:

@@ -9,6 +9,9 @@ calls the student's code) and every parameter naming a student value is a stand-
 be used. Patching numpy, otter or builtins in the notebook therefore changes nothing here, and the
 record is JSON, so reading it runs nothing either.
 
+What depends only on the zip (a reference model, say) a hidden test computes through ``shared``
+(``labkit.grader.reference``): once per process, and ahead of the first judge with ``prepare``.
+
 ``scan_notebook`` names what a TA should look at (code that patches libraries, reads grading
 files or runs strings as code); it never changes a score.
 """
@@ -21,11 +24,13 @@ import json
 import os
 import re
 import stat
+import types
 import unicodedata
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from labkit.grader import reference
 from labkit.grader.answers import FORMAT
 
 MAX_ANSWERS_BYTES = 64 * 1024 * 1024
@@ -330,7 +335,8 @@ def judge(tests: dict[str, str], answers: dict, *, files_dir: Path) -> Verdict:
     ``files_dir`` holds the grading files (data, hidden photos) the tests read by relative path;
     it must be a copy the student's code never had access to while the notebook ran. Each test's
     verdict holds the TA's message and a student-safe one (``student_safe_message``; for a
-    missing or failed answer, a sentence of the grader's own).
+    missing or failed answer, a sentence of the grader's own). Each hidden test finds ``answer``
+    and ``shared`` among its globals.
     """
     from otter.test_files import ExceptionTestFile
 
@@ -350,6 +356,7 @@ def judge(tests: dict[str, str], answers: dict, *, files_dir: Path) -> Verdict:
                 if case.hidden:
                     replayer = _Replayer(hidden_answers.get(key))
                     function.__globals__["answer"] = replayer
+                    function.__globals__["shared"] = reference.shared
                     names = case.body._get_func_params()
                     try:
                         function(**{n: _StudentValue(n) for n in names})
@@ -369,6 +376,68 @@ def judge(tests: dict[str, str], answers: dict, *, files_dir: Path) -> Verdict:
                         verdict.message = str(text)[:2000]
                 verdicts.append(verdict)
     return Verdict(tests=verdicts, possible=possible)
+
+
+def prepare(tests: dict[str, str], *, files_dir: Path) -> list[str]:
+    """Compute, in this process, what the hidden tests share (``labkit.grader.reference``).
+
+    Every nested function a hidden test passes to ``shared(...)`` runs here once, in
+    ``files_dir`` (the grading files, as ``judge`` gets them), so that later judges in this
+    process, or in processes forked from it, reuse its result instead of computing it again. A
+    process that judges many submissions calls it once before the first: ``labkit grade``'s fork
+    servers do, before they fork any child, and so can a cluster worker, as
+    ``prepare(tests, files_dir=...)`` with the same arguments it then passes to ``judge``. Without
+    it, the first judge computes them. A computation that fails is left to the judge, which
+    reports it in the test's verdict; this returns ``question/test/function`` for each one
+    computed.
+    """
+    from otter.test_files import ExceptionTestFile
+
+    computed = []
+    with _working_directory(files_dir), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for filename, source in sorted(tests.items()):
+            try:
+                test_file = ExceptionTestFile.from_string(source, path=filename)
+                targets = shared_functions(source)
+            except Exception:
+                continue  # the judge reports a broken test file
+            for case in test_file.test_cases:
+                function = case.body.test_func
+                for code in function.__code__.co_consts:
+                    if not isinstance(code, types.CodeType):
+                        continue
+                    if code.co_name not in targets.get(function.__name__, ()):
+                        continue
+                    compute = types.FunctionType(code, function.__globals__, code.co_name)
+                    try:
+                        reference.shared(compute)
+                    except Exception:
+                        continue
+                    computed.append(f"{test_file.name}/{function.__name__}/{code.co_name}")
+    return computed
+
+
+def shared_functions(source: str) -> dict[str, set[str]]:
+    """Per test function of a test file's ``source``, the names of the nested functions it passes
+    to ``shared`` (what ``prepare`` computes ahead; a ``shared(lambda: ...)`` is computed by the
+    first judge only)."""
+    targets: dict[str, set[str]] = {}
+    for node in ast.parse(source).body:
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        nested = {n.name for n in node.body if isinstance(n, ast.FunctionDef)}
+        for call in ast.walk(node):
+            if (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Name)
+                and call.func.id == "shared"
+                and len(call.args) == 1
+                and isinstance(call.args[0], ast.Name)
+                and call.args[0].id in nested
+            ):
+                targets.setdefault(node.name, set()).add(call.args[0].id)
+    return targets
 
 
 def judge_record(tests: dict[str, str], record: bytes | None, *, files_dir: Path) -> Verdict:
