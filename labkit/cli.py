@@ -166,5 +166,51 @@ def grade(paths, autograder, output_dir, jobs, timeout, memory_mb, force, schedu
     click.echo(f"gradebook: {output_dir / 'gradebook.csv'}; plots: {output_dir / 'summary.png'}")
 
 
+@main.command(short_help="Grade written answers in the browser; export or import their scores.")
+@click.argument("output_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port to listen on (0: any free port; the URL is printed).",
+)
+@click.option(
+    "--export",
+    "export_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every written answer's score and comment to this CSV file, then stop.",
+)
+@click.option(
+    "--import",
+    "import_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Read scores and comments from this CSV file (all rows or none), then stop.",
+)
+def review(output_dir, host, port, export_path, import_path):
+    """Serve the review app over OUTPUT_DIR, a folder written by 'labkit grade'.
+
+    TAs grade the written questions answer by answer, see each submission's autograded results
+    and flags, and read the item analysis; the gradebook and feedback follow every change.
+    """
+    from labkit.review import app, store
+
+    if export_path and import_path:
+        raise click.UsageError("give --export or --import, not both")
+    with _errors_as_exit(store.ReviewError):
+        app.check_graded_folder(output_dir)
+        if export_path:
+            rows = store.export_scores(output_dir, export_path)
+            click.echo(f"wrote {rows} rows to {export_path}")
+            return
+        if import_path:
+            rows = store.import_scores(output_dir, import_path)
+            click.echo(f"imported {rows} rows from {import_path}; gradebook and feedback updated")
+            return
+    with _errors_as_exit(store.ReviewError, OSError):
+        app.serve(output_dir, host=host, port=port, announce=click.echo)
+
+
 if __name__ == "__main__":
     main()

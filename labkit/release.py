@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -29,11 +30,14 @@ import yaml
 from labkit import students
 from labkit.atomic import reproducible_zip
 from labkit.data import REPO_ROOT, sha256_of
+from labkit.review import written
 
 ASSIGNMENT_NAME = "logreg_digits"
 SOURCE_NOTEBOOK = Path("assignment") / f"{ASSIGNMENT_NAME}.ipynb"
 NOTEBOOK_NAME = f"{ASSIGNMENT_NAME}.ipynb"
 ZIP_NAME = f"{ASSIGNMENT_NAME}-autograder.zip"
+# The written questions, for collecting and grading their answers (labkit.review).
+WRITTEN_QUESTIONS_NAME = "written_questions.json"
 STUDENT_ZIP_NAME = f"{ASSIGNMENT_NAME}-student.zip"
 RELEASE_DIRS = ("student_template", "student_download", "solutions", "autograder")
 
@@ -301,7 +305,7 @@ def grader_files() -> list[Path]:
     return sorted(GRADER_PACKAGE.glob("*.py"))
 
 
-def build_tree(source_dir: Path, work_dir: Path) -> Path:
+def build_tree(source_dir: Path, work_dir: Path, *, questions: list[Question]) -> Path:
     """Build the three release folders under ``work_dir/release`` and return that folder.
 
     No verification happens here: see ``verify_release``.
@@ -334,8 +338,43 @@ def build_tree(source_dir: Path, work_dir: Path) -> Path:
         shutil.copy2(path, unpacked / "labkit" / "grader" / path.name)
     setup_sh = unpacked / "setup.sh"
     setup_sh.write_text(setup_sh.read_text() + SETUP_SH_ADDITION)
+    manual = written_questions(solutions / NOTEBOOK_NAME, questions)
+    (unpacked / WRITTEN_QUESTIONS_NAME).write_text(written.questions_to_json(manual))
     write_zip(unpacked, release / "autograder" / ZIP_NAME)
     return release
+
+
+def written_questions(solutions: Path, questions: list[Question]) -> list[written.WrittenQuestion]:
+    """The hand-graded questions, in notebook order, with their prompt and reference answer.
+
+    Each is found in the solutions notebook by its start marker (the cell that names it in
+    backticks) and its reference is the solution cells of its region; a question missing
+    either is a ReleaseError naming it.
+    """
+    text = solutions.read_text()
+    cells = nbformat.reads(text, as_version=4).cells
+    found = []
+    for question in (q for q in questions if q.manual):
+        markers = [
+            c.source
+            for c in cells
+            if written.BEGIN_MARKER in c.source and f"`{question.name}`" in c.source
+        ]
+        if len(markers) != 1:
+            raise ReleaseError(
+                f"{solutions.name}: written question {question.name} has {len(markers)} "
+                f"'{written.BEGIN_MARKER}' cells naming it in backticks, expected 1"
+            )
+        entry = written.WrittenQuestion(
+            question.name, question.points, written.prompt_of(markers[0])
+        )
+        reference = written.reference_cells(text, entry)
+        if written.is_empty(reference):
+            raise ReleaseError(
+                f"{solutions.name}: written question {question.name} has no solution"
+            )
+        found.append(dataclasses.replace(entry, reference=reference))
+    return found
 
 
 def add_student_files(source_dir: Path, student: Path, notebooks: list[Path]) -> None:
@@ -606,7 +645,7 @@ def _build_verified(root: Path, work_dir: Path, *, verify: bool) -> tuple[Path, 
     source_dir = root / SOURCE_NOTEBOOK.parent
     questions = read_source(source_dir)
     check_hidden_tests(questions)
-    release = build_tree(source_dir, work_dir)
+    release = build_tree(source_dir, work_dir, questions=questions)
     execute_solution(release, work_dir)
     if verify:
         verify_release(release, questions, work_dir)

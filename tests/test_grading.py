@@ -96,10 +96,19 @@ def test_gradebook_and_summary(hostile_batch):
     _, out, result = hostile_batch
     with (out / "gradebook.csv").open(newline="") as f:
         header = next(csv.reader(f))
-    assert header == ["submission", *result.points, "total", "max_total", "status", "message"]
+    written = ["q_confusion", "q_modified_digit", "q_l1_reading", "written_graded"]
+    assert header == [
+        "submission",
+        *result.points,
+        *written,
+        "total",
+        "max_total",
+        "status",
+        "message",
+    ]
     rows = _read_gradebook(out / "gradebook.csv")
     assert len(rows) == len(_expected_hostile()) + 1
-    assert all(row["max_total"] == "15" for row in rows.values())
+    assert all(row["max_total"] == "20" for row in rows.values())
     assert (out / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = reports.summary_text(result)
     assert "q_softmax" in text and "ok 7, timeout 1, invalid 5" in text
@@ -110,7 +119,7 @@ def test_feedback_shows_public_checks_but_no_hidden_test(hostile_batch):
     """Does a student's feedback show scores and the public checks, and no hidden test?"""
     _, out, _ = hostile_batch
     feedback = (out / "honest.ipynb" / "feedback.txt").read_text()
-    assert "Score: 15 / 15" in feedback and "q_z" in feedback
+    assert "Score: 15 / 20" in feedback and "q_z" in feedback
     assert "test_z_random_models" not in feedback and "hidden" not in feedback.lower()
 
 

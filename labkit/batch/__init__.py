@@ -6,6 +6,10 @@ pipeline as the autograder zip (``labkit.grader.pipeline``) in a child of its sl
 gradebook is rewritten after each submission, so an interrupted run leaves a consistent gradebook
 and a rerun picks up where it stopped (``--force`` regrades). With a Dask scheduler, the same
 ``Grader`` runs on the cluster's workers instead (``cluster``); the loop that writes is the same.
+
+The written questions' answers are read from the submitted file itself, as data, never from the
+notebook after it ran (``labkit.review.written``); their grades live in ``OUT/review.sqlite``
+(``labkit.review.store``), which a regrade brings up to date and the reports read.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from labkit.batch.intake import Autograder, GradingError, InvalidSubmission, Sub
 from labkit.batch.outcome import FINAL_STATUSES, BatchResult, Outcome, Status
 from labkit.grader import judging, pipeline
 from labkit.grader.isolation import StudentUser, student_user
+from labkit.review import store, written
 
 __all__ = ["GradingError", "Grader", "grade_batch", "BatchResult", "Outcome", "Status"]
 
@@ -95,6 +100,8 @@ class Grader:
             Status.INVALID,
             autograder_sha256=self.autograder.sha256,
             max_total=sum(self.autograder.points.values()),
+            points=dict(self.autograder.points),
+            students=submission.students,
         )
         try:
             outcome.submission_sha256 = intake.fingerprint(submission.path)
@@ -104,6 +111,8 @@ class Grader:
         except OSError as exc:
             outcome.reason = f"cannot read the submission: {exc}"
         else:
+            # Read from the bytes submitted, before anything runs: what was handed in is graded.
+            outcome.written = written.extract_answers(notebook, self.autograder.written)
             flags = intake.zip_flags(submission.path)
             slot = self.slots.get()
             try:
@@ -215,6 +224,7 @@ def grade_batch(
     grader_zip = Autograder.load(autograder)
     submissions = intake.find_submissions(paths)
     output_dir = Path(output_dir)
+    written_grades = _stored_written_grades(output_dir, grader_zip)
     outcomes: dict[str, Outcome] = {}
     todo = []
     for submission in submissions:
@@ -222,7 +232,11 @@ def grade_batch(
         if previous is None:
             todo.append(submission)
             outcomes[submission.name] = Outcome(
-                submission.name, Status.PENDING, max_total=sum(grader_zip.points.values())
+                submission.name,
+                Status.PENDING,
+                max_total=sum(grader_zip.points.values()),
+                points=dict(grader_zip.points),
+                students=submission.students,
             )
         else:
             outcomes[submission.name] = previous
@@ -240,12 +254,18 @@ def grade_batch(
     graded = []
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
-        reports.write_gradebook(gradebook, list(outcomes.values()), grader_zip.points)
+        if grader_zip.written_json:
+            write_atomically(output_dir / intake.WRITTEN_QUESTIONS_NAME, grader_zip.written_json)
+        reports.write_gradebook(
+            gradebook, list(outcomes.values()), grader_zip.points, written=written_grades
+        )
         for outcome in pool.graded(todo):
-            write_outcome(output_dir, outcome)
+            write_outcome(output_dir, outcome, written=written_grades)
             outcomes[outcome.submission] = outcome
             graded.append(outcome)
-            reports.write_gradebook(gradebook, list(outcomes.values()), grader_zip.points)
+            reports.write_gradebook(
+                gradebook, list(outcomes.values()), grader_zip.points, written=written_grades
+            )
             bar.update()
     except BaseException:
         pool.stop()
@@ -253,6 +273,9 @@ def grade_batch(
     finally:
         bar.close()
         pool.close()
+    if (output_dir / store.DATABASE_NAME).exists():
+        # Changed answers are marked stale, and the reports show the grades given so far.
+        store.refresh_reports(output_dir)
     result = BatchResult(
         list(outcomes.values()),
         grader_zip.points,
@@ -280,6 +303,19 @@ def _make_pool(autograder: Autograder, *, scheduler, jobs, submissions, timeout,
     return ClusterPool(scheduler, autograder, timeout=timeout, memory_mb=memory_mb)
 
 
+def _stored_written_grades(output_dir: Path, autograder: Autograder) -> reports.WrittenGrades:
+    """The written questions' grades already given in ``OUT/review.sqlite``, if it exists."""
+    points = {q.name: q.points for q in autograder.written}
+    if not (output_dir / store.DATABASE_NAME).exists():
+        return reports.WrittenGrades(points=points)
+    try:
+        with store.ReviewStore.open(output_dir) as opened:
+            grades = store.written_grades(opened)
+    except store.ReviewError as exc:
+        raise GradingError(str(exc)) from exc
+    return reports.WrittenGrades(points=points, scores=grades.scores)
+
+
 def _previous_outcome(output_dir: Path, submission: Submission, autograder: Autograder):
     """The stored outcome of a submission graded before with the same zip and bytes, if any."""
     path = output_dir / submission.name / "results.json"
@@ -295,8 +331,10 @@ def _previous_outcome(output_dir: Path, submission: Submission, autograder: Auto
     return outcome if same else None
 
 
-def write_outcome(output_dir: Path, outcome: Outcome) -> None:
+def write_outcome(
+    output_dir: Path, outcome: Outcome, *, written: reports.WrittenGrades | None = None
+) -> None:
     """Write ``<submission>/feedback.txt`` and then ``<submission>/results.json``, atomically."""
     folder = output_dir / outcome.submission
-    write_atomically(folder / "feedback.txt", reports.feedback_text(outcome))
+    write_atomically(folder / "feedback.txt", reports.feedback_text(outcome, written=written))
     write_atomically(folder / "results.json", outcome.to_json())

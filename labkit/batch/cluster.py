@@ -146,16 +146,23 @@ def check_workers(client, expected: dict[str, str]) -> list[str]:
 
 
 def pack_submission(submission: Submission) -> dict:
-    """A submission as plain data: its name and its files' bytes (a folder's, relative)."""
+    """A submission as plain data: its name, its submitters (Gradescope's metadata) and its
+    files' bytes (a folder's, relative)."""
     path = submission.path
+    students = [dict(student) for student in submission.students]
     if path.is_dir():
         files = {
             p.relative_to(path).as_posix(): p.read_bytes()
             for p in sorted(path.rglob("*"))
             if p.is_file()
         }
-        return {"name": submission.name, "folder": True, "files": files}
-    return {"name": submission.name, "folder": False, "files": {"": path.read_bytes()}}
+        return {"name": submission.name, "folder": True, "files": files, "students": students}
+    return {
+        "name": submission.name,
+        "folder": False,
+        "files": {"": path.read_bytes()},
+        "students": students,
+    }
 
 
 def unpack_submission(parcel: dict, folder: Path) -> Submission:
@@ -166,7 +173,7 @@ def unpack_submission(parcel: dict, folder: Path) -> Submission:
     target = folder / name
     if not parcel["folder"]:
         target.write_bytes(parcel["files"][""])
-        return Submission(parcel["name"], target)
+        return Submission(parcel["name"], target, parcel.get("students", []))
     target.mkdir()
     for relative, data in parcel["files"].items():
         parts = PurePosixPath(relative).parts
@@ -175,7 +182,7 @@ def unpack_submission(parcel: dict, folder: Path) -> Submission:
         path = target.joinpath(*parts)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-    return Submission(parcel["name"], target)
+    return Submission(parcel["name"], target, parcel.get("students", []))
 
 
 class GradingPlugin(WorkerPlugin):

@@ -3,7 +3,8 @@
 Everything a student uploaded is checked here first (empty files, broken JSON, zips without
 exactly one notebook at their top, as ``otter run`` finds it) and only the notebook itself is
 handed on: nothing of a zip is ever extracted (entries named outside it are flagged), and no
-pickle or log a student made is ever read.
+pickle or log a student made is ever read. Gradescope's ``submission_metadata.yml`` (beside the
+folders of its bulk export) is read as plain data, for the submitters' names, emails and ids.
 """
 
 from __future__ import annotations
@@ -11,17 +12,24 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import nbformat
+import yaml
 
 from labkit.data import sha256_of
 from labkit.grader import cells
 from labkit.grader.config import PLUGIN_NAME, ConfigError, GradingConfig
+from labkit.review.written import WrittenQuestion, questions_from_json
 
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
 LOG_FLAG = "the zip carried a .OTTER_LOG (a pickle), ignored unread"
+METADATA_NAME = "submission_metadata.yml"
+WRITTEN_QUESTIONS_NAME = "written_questions.json"
+MAX_METADATA_BYTES = 20 * 1024 * 1024
+MAX_SUBMITTERS = 20
+MAX_STUDENT_FIELD_CHARS = 200
 
 
 class GradingError(Exception):
@@ -38,6 +46,7 @@ class Submission:
 
     name: str
     path: Path
+    students: list[dict] = field(default_factory=list)  # from Gradescope's metadata, if any
 
 
 @dataclass
@@ -50,6 +59,8 @@ class Autograder:
     tests: dict[str, str]
     files: dict[str, bytes]
     config: GradingConfig
+    written: list[WrittenQuestion] = field(default_factory=list)  # hand-graded, in order
+    written_json: bytes = b""  # the zip's written_questions.json, as it is
 
     @classmethod
     def load(cls, path: Path) -> Autograder:
@@ -73,6 +84,10 @@ class Autograder:
                     if "otter_config.json" in names
                     else {}
                 )
+                # Zips built before the written questions were listed have none.
+                written_json = (
+                    archive.read(WRITTEN_QUESTIONS_NAME) if WRITTEN_QUESTIONS_NAME in names else b""
+                )
         except (OSError, zipfile.BadZipFile, ValueError) as exc:
             raise GradingError(f"{path}: not a readable autograder zip ({exc})") from exc
         if not tests:
@@ -85,6 +100,10 @@ class Autograder:
             }
         except (ConfigError, SyntaxError, ValueError) as exc:
             raise GradingError(f"{path}: {exc}") from exc
+        try:
+            written = questions_from_json(written_json) if written_json else []
+        except ValueError as exc:
+            raise GradingError(f"{path}: {WRITTEN_QUESTIONS_NAME}: {exc}") from exc
         return cls(
             path=path,
             sha256=sha256_of(path),
@@ -92,6 +111,8 @@ class Autograder:
             tests=tests,
             files=files,
             config=config,
+            written=written,
+            written_json=written_json,
         )
 
 
@@ -121,24 +142,93 @@ def _plugin_config(otter_config: dict) -> dict:
 
 
 def find_submissions(paths: list[Path]) -> list[Submission]:
-    """Expand files and folders into submissions: one per file, or per bulk-export folder."""
+    """Expand files and folders into submissions: one per file, or per bulk-export folder.
+
+    A folder holding Gradescope's ``submission_metadata.yml`` gives each of its sub-folders the
+    submitters the file lists for it (see ``read_metadata``).
+    """
     found: dict[str, Submission] = {}
     for path in map(Path, paths):
+        metadata = {}
         if path.is_dir():
             entries = [p for p in sorted(path.iterdir()) if not p.name.startswith(".")]
+            if (path / METADATA_NAME).is_file():
+                metadata = read_metadata(path / METADATA_NAME)
         elif path.exists():
             entries = [path]
         else:
             raise GradingError(f"{path}: no such file or folder")
         for entry in entries:
-            if entry.name == "submission_metadata.yml":
+            if entry.name == METADATA_NAME:
                 continue
             if entry.name in found:
                 raise GradingError(
                     f"two submissions are named {entry.name}: {found[entry.name].path} and {entry}"
                 )
-            found[entry.name] = Submission(entry.name, entry)
+            students = metadata.get(entry.name, []) if entry.is_dir() else []
+            found[entry.name] = Submission(entry.name, entry, students)
     return sorted(found.values(), key=lambda s: s.name)
+
+
+class _MetadataLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading any tag (Gradescope's export may carry Ruby ones) as plain
+    data: it never builds an object of a type the file names."""
+
+
+def _plain(loader: _MetadataLoader, _suffix: str, node: yaml.Node):
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_scalar(node)
+
+
+_MetadataLoader.add_multi_constructor("!", _plain)
+_MetadataLoader.add_multi_constructor("tag:", _plain)
+
+
+def read_metadata(path: Path) -> dict[str, list[dict]]:
+    """The submitters of each submission folder, from Gradescope's ``submission_metadata.yml``.
+
+    The file maps each folder's name to its details, whose ``:submitters`` list each person's
+    ``:name``, ``:email`` and ``:sid``. Only those are read, as text, capped in length and
+    number; entries of any other shape are skipped. A file that is not YAML, or too large, is a
+    GradingError naming it.
+    """
+    try:
+        if path.stat().st_size > MAX_METADATA_BYTES:
+            raise GradingError(f"{path}: larger than {MAX_METADATA_BYTES // 2**20} MB")
+        data = yaml.load(path.read_bytes(), Loader=_MetadataLoader)  # noqa: S506 (safe loader)
+    except (OSError, yaml.YAMLError, RecursionError) as exc:
+        problem = " ".join(str(exc).split())[:300]
+        raise GradingError(f"{path}: not a readable metadata file ({problem})") from None
+    if not isinstance(data, dict):
+        return {}
+    found = {}
+    for folder, details in data.items():
+        if not isinstance(folder, str) or not isinstance(details, dict):
+            continue
+        submitters = _field(details, "submitters")
+        if not isinstance(submitters, list):
+            continue
+        people = []
+        for person in submitters[:MAX_SUBMITTERS]:
+            if isinstance(person, dict):
+                people.append({key: _text_field(person, key) for key in ("name", "email", "sid")})
+        found[folder] = people
+    return found
+
+
+def _field(mapping: dict, key: str):
+    """A value of Gradescope's metadata, whose keys are Ruby symbols (``:name``) or plain."""
+    return mapping.get(f":{key}", mapping.get(key))
+
+
+def _text_field(person: dict, key: str) -> str:
+    value = _field(person, key)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return ""
+    return " ".join(str(value).split())[:MAX_STUDENT_FIELD_CHARS]
 
 
 def read_notebook(path: Path) -> tuple[str, bytes]:

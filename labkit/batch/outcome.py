@@ -20,6 +20,7 @@ class Status(StrEnum):
 
 
 FINAL_STATUSES = (Status.OK, Status.ERROR, Status.TIMEOUT, Status.INVALID)
+_ADDED_FIELDS = ("points", "written", "students")
 
 
 @dataclass
@@ -39,6 +40,10 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     sandbox: list[str] = field(default_factory=list)
     verdict: dict | None = None
+    points: dict[str, float] = field(default_factory=dict)  # the zip's autograded questions
+    # Each written question's answer, read from the submitted file (labkit.review.written).
+    written: dict[str, dict] = field(default_factory=dict)
+    students: list[dict] = field(default_factory=list)  # name, email, sid per submitter
 
     @property
     def message(self) -> str:
@@ -56,9 +61,16 @@ class Outcome:
 
     @classmethod
     def from_json(cls, text: str) -> Outcome:
-        """Read back what ``to_json`` wrote (raises ValueError, KeyError or TypeError if not)."""
+        """Read back what ``to_json`` wrote (raises ValueError, KeyError or TypeError if not).
+
+        Fields added since a file was written take their defaults.
+        """
         data = json.loads(text)
-        values = {f.name: data[f.name] for f in dataclasses.fields(cls)}
+        values = {
+            f.name: data[f.name]
+            for f in dataclasses.fields(cls)
+            if f.name in data or f.name not in _ADDED_FIELDS
+        }
         values["status"] = Status(values["status"])
         return cls(**values)
 

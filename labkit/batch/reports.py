@@ -2,7 +2,8 @@
 
 Every sentence here is the grader's own: scores, statuses, the notes and flags of the verdict
 (``labkit.grader.pipeline`` writes them from what it observed). The feedback a student reads
-holds no test message and nothing the notebook printed; the gradebook is the TA's.
+holds no test message and nothing the notebook printed; the gradebook is the TA's. The written
+questions' scores, comments and rubric items are the TAs' own words (``labkit.review.store``).
 """
 
 from __future__ import annotations
@@ -11,17 +12,47 @@ import csv
 import io
 import statistics
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from labkit.atomic import write_atomically
 from labkit.batch.outcome import FINAL_STATUSES, BatchResult, Outcome, Status
 from labkit.grader import judging
 
+STUDENT_COLUMNS = ("name", "email", "sid")
 
-def feedback_text(outcome: Outcome) -> str:
+
+@dataclass(frozen=True)
+class WrittenScore:
+    """A TA's grade of one written answer, as the reports show it."""
+
+    score: float | None  # None: not graded yet
+    comment: str = ""
+    rubric: tuple[str, ...] = ()  # the applied rubric items, as the student reads them
+
+
+@dataclass
+class WrittenGrades:
+    """The written questions (name -> points, in notebook order) and the grades given so far."""
+
+    points: dict[str, float] = field(default_factory=dict)
+    scores: dict[tuple[str, str], WrittenScore] = field(default_factory=dict)  # (submission, q)
+
+    def of(self, submission: str) -> dict[str, WrittenScore]:
+        """Each written question's grade for ``submission`` (not graded where none was given)."""
+        return {q: self.scores.get((submission, q), WrittenScore(None)) for q in self.points}
+
+    def earned(self, submission: str) -> float:
+        """The written points ``submission`` has earned so far (graded questions only)."""
+        return sum(g.score for g in self.of(submission).values() if g.score is not None)
+
+
+def feedback_text(outcome: Outcome, *, written: WrittenGrades | None = None) -> str:
     """A short note for the student, in the grader's words only (no test or notebook output):
     the total, each question's ``score / points`` (the lines Gradescope's "Scores" entry shows),
-    whether the public tests pass and the notes."""
+    whether the public tests pass and the notes; then each written question's score, with the
+    TA's comment and the rubric items applied (``not graded yet`` until a TA grades it)."""
+    written = written or WrittenGrades()
     lines = [f"Submission: {outcome.submission}", f"Status: {outcome.status.value}"]
     if outcome.status not in (Status.OK, Status.TIMEOUT) or outcome.verdict is None:
         lines += ["", "This submission could not be graded; your TA has the details."]
@@ -32,34 +63,105 @@ def feedback_text(outcome: Outcome) -> str:
             ]
         return "\n".join(lines) + "\n"
     verdict = judging.Verdict.from_dict(outcome.verdict)
-    lines += [f"Score: {outcome.total:g} / {outcome.max_total:g}", ""]
+    total = outcome.total + written.earned(outcome.submission)
+    maximum = outcome.max_total + sum(written.points.values())
+    lines += [f"Score: {total:g} / {maximum:g}", ""]
     lines += judging.score_lines(outcome.scores, verdict.possible)
     extra = verdict.public_summary() + verdict.notes
     if extra:
         lines += ["", *extra]
+    if written.points:
+        lines += ["", "Written questions (graded by your TAs):", *_written_lines(outcome, written)]
     return "\n".join(lines) + "\n"
 
 
-def write_gradebook(path: Path, outcomes: list[Outcome], points: dict[str, float]) -> None:
-    """Write the gradebook: one row per submission, a column per question, atomically."""
+def _written_lines(outcome: Outcome, written: WrittenGrades) -> list[str]:
+    width = max([18, *(len(q) + 2 for q in written.points)])
+    lines = []
+    for question, grade in written.of(outcome.submission).items():
+        points = written.points[question]
+        shown = "not graded yet" if grade.score is None else f"{grade.score:g}"
+        lines.append(f"  {question:<{width}}{shown} / {points:g}")
+        lines += [f"    - {text}" for text in grade.rubric]
+        if grade.comment.strip():
+            lines += [f"    {line}".rstrip() for line in grade.comment.strip().splitlines()]
+    return lines
+
+
+def write_gradebook(
+    path: Path,
+    outcomes: list[Outcome],
+    points: dict[str, float],
+    *,
+    written: WrittenGrades | None = None,
+) -> None:
+    """Write the gradebook: one row per submission, a column per question, atomically.
+
+    Written questions get a column each (empty until graded) and ``written_graded``, the number
+    of them graded; ``total`` counts the graded ones and ``max_total`` all of them. The columns
+    ``name``, ``email`` and ``sid`` (submitters joined by ``; ``) appear when any submission
+    came with Gradescope's metadata.
+    """
+    written = written or WrittenGrades()
+    with_students = any(o.students for o in outcomes)
+    student_columns = list(STUDENT_COLUMNS) if with_students else []
+    written_columns = [*written.points, "written_graded"] if written.points else []
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["submission", *points, "total", "max_total", "status", "message"])
+    writer.writerow(
+        [
+            "submission",
+            *student_columns,
+            *points,
+            *written_columns,
+            "total",
+            "max_total",
+            "status",
+            "message",
+        ]
+    )
+    maximum = sum(points.values()) + sum(written.points.values())
     for outcome in sorted(outcomes, key=lambda o: o.submission):
+        students = [_students_cell(outcome.students, key) for key in student_columns]
         scores = [f"{outcome.scores[q]:g}" if q in outcome.scores else "" for q in points]
-        total = f"{outcome.total:g}" if outcome.status is Status.OK else ""
+        grades = written.of(outcome.submission)
+        graded = [g.score for g in grades.values() if g.score is not None]
+        written_cells = ["" if g.score is None else f"{g.score:g}" for g in grades.values()] + (
+            [str(len(graded))] if written.points else []
+        )
+        total = f"{outcome.total + sum(graded):g}" if outcome.status is Status.OK else ""
         message = " ".join(outcome.message.split())
         writer.writerow(
             [
                 outcome.submission,
+                *students,
                 *scores,
+                *written_cells,
                 total,
-                f"{sum(points.values()):g}",
+                f"{maximum:g}",
                 outcome.status.value,
                 message,
             ]
         )
     write_atomically(path, buffer.getvalue())
+
+
+def _students_cell(students: list[dict], key: str) -> str:
+    values = (" ".join(str(s.get(key, "")).split()) for s in students)
+    return "; ".join(v for v in values if v)
+
+
+def pending_in_gradebook(path: Path) -> list[str]:
+    """The submissions an existing gradebook lists as ``pending`` (none if it cannot be read)."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return [
+                row["submission"]
+                for row in csv.DictReader(handle)
+                if row.get("status") == Status.PENDING.value and row.get("submission")
+            ]
+    except (OSError, csv.Error, KeyError, UnicodeDecodeError):
+        return []
 
 
 def summary_text(result: BatchResult) -> str:

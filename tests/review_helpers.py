@@ -1,0 +1,73 @@
+"""Small graded output folders for the review tests: what ``labkit grade`` writes, made by hand."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from labkit.batch import reports
+from labkit.batch.outcome import Outcome, Status
+from labkit.grader import judging
+from labkit.review.written import WrittenQuestion, fingerprint, is_empty, questions_to_json
+
+POINTS = {"q_auto": 3.0}
+QUESTIONS = [
+    WrittenQuestion("q_essay", 2.0, "**Question (`q_essay`, written).** Why?", []),
+    WrittenQuestion("q_short", 1.0, "**Question (`q_short`, written).** What?", []),
+]
+
+
+def markdown_answer(text: str) -> dict:
+    """A written answer of one markdown cell."""
+    cells = [{"cell_type": "markdown", "source": text, "attachments": {}}]
+    return {
+        "cells": cells,
+        "fingerprint": fingerprint(cells),
+        "empty": is_empty(cells),
+        "notes": [],
+    }
+
+
+def outcome(name: str, answers: dict[str, str], *, auto: float = 2.0, **changes) -> Outcome:
+    """An ok outcome with an autograded score and markdown written answers."""
+    verdict = judging.Verdict(
+        tests=[judging.TestVerdict("q_auto", "test_h", hidden=True, points=auto, passed=True)],
+        possible=dict(POINTS),
+    )
+    result = Outcome(
+        name,
+        Status.OK,
+        scores=verdict.scores(),
+        total=auto,
+        max_total=sum(POINTS.values()),
+        verdict=dataclasses.asdict(verdict),
+        points=dict(POINTS),
+        written={q: markdown_answer(text) for q, text in answers.items()},
+    )
+    return dataclasses.replace(result, **changes)
+
+
+def write_outcome(output_dir: Path, result: Outcome) -> None:
+    """Write ``<submission>/results.json`` as ``labkit grade`` does."""
+    folder = output_dir / result.submission
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.json").write_text(result.to_json())
+
+
+def graded_folder(output_dir: Path) -> Path:
+    """An output folder with the written questions, three graded submissions and a gradebook."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "written_questions.json").write_text(questions_to_json(QUESTIONS))
+    outcomes = [
+        outcome("alice.ipynb", {"q_essay": "Because.", "q_short": "This."}),
+        outcome("bob.ipynb", {"q_essay": "No idea", "q_short": "That"}),
+        outcome(
+            "carol.ipynb",
+            {"q_essay": "_Type your answer here, replacing this text._", "q_short": ""},
+            auto=0.0,
+        ),
+    ]
+    for result in outcomes:
+        write_outcome(output_dir, result)
+    reports.write_gradebook(output_dir / "gradebook.csv", outcomes, POINTS)
+    return output_dir
