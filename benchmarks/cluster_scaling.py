@@ -22,19 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-ZIP = ROOT / "autograder" / "logreg_digits-autograder.zip"
-# A mix of full marks, partial marks and a blank, as a real batch has.
-CORPUS = [
-    "solution",
-    "softmax_overflows",
-    "blank",
-    "z_loop_over_classes",
-    "preprocess_not_inverted",
-    "l1_wrong_C",
-    "sweep_train_accuracy",
-    "center_wrong_direction",
-]
+from grading_throughput import CORPUS, ROOT, ZIP  # the same batch as the throughput benchmark
+
 CORES = (8, 32, 128)
 
 

@@ -32,6 +32,7 @@ from types import SimpleNamespace
 
 import dask
 import pytest
+from both_paths import QUESTIONS
 from click.testing import CliRunner
 from distributed import Client, LocalCluster
 
@@ -43,15 +44,6 @@ TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 SUBMISSIONS = TESTS / "submissions"
 POISON = TESTS / "cluster" / "exhausts_worker_memory.zip"
-QUESTIONS = [
-    "q_z",
-    "q_softmax",
-    "q_predict",
-    "q_preprocess",
-    "q_center_bonus",
-    "q_l1",
-    "q_l1_sweep",
-]
 CLUSTER_CONFIG = {
     "distributed.scheduler.allowed-failures": 1,
     "distributed.scheduler.worker-saturation": 1.0,
