@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from test_review_app import CHROMIUM, CHROMIUM_ARGS, write_graded_folder  # noqa: E402
 
+from labkit.gradebook.store import ReviewStore  # noqa: E402
 from labkit.review.app import close_review_server, make_review_server, server_url  # noqa: E402
-from labkit.review.store import ReviewStore  # noqa: E402
 
 PAGE_TARGET_S = 1.0
 SAVE_TARGET_S = 0.050

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from labkit import data as data_module
+from labkit.batch.options import GradeOptions
 
 
 @contextmanager
@@ -124,32 +125,20 @@ def release(root: Path, check: bool):
     type=click.Path(file_okay=False, path_type=Path),
     help="Where the gradebook, summary and per-submission results go.",
 )
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help=GradeOptions.help("jobs"))
 @click.option(
-    "-j", "--jobs", type=click.IntRange(min=1), help="Submissions graded at once [cores]."
+    "--timeout", default=GradeOptions.timeout, show_default=True, help=GradeOptions.help("timeout")
 )
 @click.option(
-    "--timeout",
-    default=300.0,
-    show_default=True,
-    help="Seconds one submission may take (the zip's own total limit applies too).",
+    "--memory", "memory_mb", type=click.IntRange(min=64), help=GradeOptions.help("memory_mb")
 )
-@click.option(
-    "--memory",
-    "memory_mb",
-    type=click.IntRange(min=64),
-    help="Megabytes a submission may allocate [the zip's memory_mb, 2048 by default].",
-)
-@click.option("--force", is_flag=True, help="Regrade submissions that were already graded.")
-@click.option(
-    "--scheduler",
-    metavar="ADDRESS",
-    help="Grade on the workers of this Dask scheduler (tcp://host:8786) instead of here; "
-    "each worker grades as many at once as it has threads (-j is then ignored).",
-)
+@click.option("--force", is_flag=True, help=GradeOptions.help("force"))
+@click.option("--scheduler", metavar="ADDRESS", help=GradeOptions.help("scheduler"))
 def grade(paths, autograder, output_dir, jobs, timeout, memory_mb, force, scheduler):
     """Grade a folder of submissions in parallel, without Docker, into a gradebook."""
     from labkit import batch
-    from labkit.batch import reports
+    from labkit.gradebook import reports
+    from labkit.gradebook.folder import GradedFolder
 
     with _errors_as_exit(batch.GradingError):
         result = batch.grade_batch(
@@ -162,8 +151,9 @@ def grade(paths, autograder, output_dir, jobs, timeout, memory_mb, force, schedu
             force=force,
             scheduler=scheduler,
         )
+    folder = GradedFolder(output_dir)
     click.echo(reports.summary_text(result))
-    click.echo(f"gradebook: {output_dir / 'gradebook.csv'}; plots: {output_dir / 'summary.png'}")
+    click.echo(f"gradebook: {folder.gradebook}; plots: {folder.summary_png}")
 
 
 @main.command(short_help="Grade written answers in the browser; export or import their scores.")
@@ -194,21 +184,23 @@ def review(output_dir, host, port, export_path, import_path):
     TAs grade the written questions answer by answer, see each submission's autograded results
     and flags, and read the item analysis; the gradebook and feedback follow every change.
     """
-    from labkit.review import app, store
+    from labkit.gradebook import scores_csv
+    from labkit.gradebook.folder import GradebookError, GradedFolder
+    from labkit.review import app
 
     if export_path and import_path:
         raise click.UsageError("give --export or --import, not both")
-    with _errors_as_exit(store.ReviewError):
-        app.check_graded_folder(output_dir)
+    with _errors_as_exit(GradebookError):
+        GradedFolder(output_dir).check()
         if export_path:
-            rows = store.export_scores(output_dir, export_path)
+            rows = scores_csv.export_scores(output_dir, export_path)
             click.echo(f"wrote {rows} rows to {export_path}")
             return
         if import_path:
-            rows = store.import_scores(output_dir, import_path)
+            rows = scores_csv.import_scores(output_dir, import_path)
             click.echo(f"imported {rows} rows from {import_path}; gradebook and feedback updated")
             return
-    with _errors_as_exit(store.ReviewError, OSError):
+    with _errors_as_exit(GradebookError, OSError):
         app.serve(output_dir, host=host, port=port, announce=click.echo)
 
 

@@ -30,7 +30,7 @@ import yaml
 from labkit import students
 from labkit.atomic import reproducible_zip
 from labkit.data import REPO_ROOT, sha256_of
-from labkit.review import written
+from labkit.gradebook import written
 
 ASSIGNMENT_NAME = "logreg_digits"
 SOURCE_NOTEBOOK = Path("assignment") / f"{ASSIGNMENT_NAME}.ipynb"

@@ -5,10 +5,16 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from labkit.batch import reports
-from labkit.batch.outcome import Outcome, Status
-from labkit.grader import judging
-from labkit.review.written import WrittenQuestion, fingerprint, is_empty, questions_to_json
+from labkit.gradebook import reports
+from labkit.gradebook.outcome import Outcome, Status
+from labkit.gradebook.written import (
+    WrittenQuestion,
+    answer_fingerprint,
+    is_empty,
+    questions_to_json,
+)
+from labkit.grader.verdict import TestVerdict as CaseVerdict
+from labkit.grader.verdict import Verdict
 
 POINTS = {"q_auto": 3.0}
 QUESTIONS = [
@@ -22,7 +28,7 @@ def markdown_answer(text: str) -> dict:
     cells = [{"cell_type": "markdown", "source": text, "attachments": {}}]
     return {
         "cells": cells,
-        "fingerprint": fingerprint(cells),
+        "fingerprint": answer_fingerprint(cells),
         "empty": is_empty(cells),
         "notes": [],
     }
@@ -30,8 +36,8 @@ def markdown_answer(text: str) -> dict:
 
 def outcome(name: str, answers: dict[str, str], *, auto: float = 2.0, **changes) -> Outcome:
     """An ok outcome with an autograded score and markdown written answers."""
-    verdict = judging.Verdict(
-        tests=[judging.TestVerdict("q_auto", "test_h", hidden=True, points=auto, passed=True)],
+    verdict = Verdict(
+        tests=[CaseVerdict("q_auto", "test_h", hidden=True, points=auto, passed=True)],
         possible=dict(POINTS),
     )
     result = Outcome(

@@ -120,7 +120,7 @@ def test_a_packed_submission_arrives_as_it_was(tmp_path):
         arrived.mkdir()
         rebuilt = cluster.unpack_submission(parcel, arrived)
         assert rebuilt.name == original.name
-        assert intake.fingerprint(rebuilt.path) == intake.fingerprint(original.path)
+        assert intake.submission_sha256(rebuilt.path) == intake.submission_sha256(original.path)
         assert intake.read_notebook(rebuilt.path) == intake.read_notebook(original.path)
 
 

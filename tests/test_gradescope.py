@@ -10,6 +10,7 @@ import pytest
 
 from labkit.grader import judging
 from labkit.grader.otter_plugin import SCORES_ENTRY, TrustedResults
+from labkit.grader.verdict import Verdict
 
 ALPHA = """\
 from otter.test_files import test_case
@@ -113,7 +114,7 @@ HIDDEN_FEEDBACK = {
 
 
 @pytest.fixture
-def verdict(tmp_path) -> judging.Verdict:
+def verdict(tmp_path) -> Verdict:
     judged = judging.judge(SOURCES, ANSWERS, files_dir=tmp_path)
     judged.notes = ["code cell 3 ran longer than 60 s; the notebook was run again without it"]
     judged.flags = ["code cell 4: replaces np.allclose (a library's attribute)"]

@@ -20,8 +20,9 @@ import pytest
 from click.testing import CliRunner
 
 from labkit import batch
-from labkit.batch import intake, reports
+from labkit.batch import intake
 from labkit.cli import main
+from labkit.gradebook import reports
 
 TESTS = Path(__file__).resolve().parent
 HOSTILE = TESTS / "hostile"

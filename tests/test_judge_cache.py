@@ -15,6 +15,7 @@ import nbformat
 import pytest
 
 from labkit.grader import judging, reference
+from labkit.grader.verdict import Verdict
 
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
 
@@ -217,9 +218,9 @@ def _record_answers(autograder, paths: list[Path]) -> dict[str, bytes | None]:
             slot = free.pop()
         kept = []
 
-        def keep(answers: bytes | None) -> judging.Verdict:
+        def keep(answers: bytes | None) -> Verdict:
             kept.append(answers)
-            return judging.Verdict(tests=[], possible={})
+            return Verdict(tests=[], possible={})
 
         try:
             name, notebook = read_notebook(path)
@@ -340,7 +341,7 @@ def test_student_code_finds_neither_shared_results_nor_hidden_tests(lab, tmp_pat
             "logreg_digits.ipynb",
             nbformat.writes(probe).encode(),
             runner=runner,
-            judge=lambda record: judging.Verdict(tests=[], possible={}),
+            judge=lambda record: Verdict(tests=[], possible={}),
             tests=lab.tests,
             files=lab.files,
             config=lab.config,

@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labkit.grader import judging
+from labkit.grader import judging, record, scan
 from labkit.grader.answers import to_plain
+from labkit.grader.verdict import PUBLIC_FAILED, Verdict
+from labkit.grader.verdict import TestVerdict as CaseVerdict
 
 TEST_FILE = """\
 from otter.test_files import test_case
@@ -37,7 +39,7 @@ def test_double_reads_student_value_directly(double):
 
 
 def _roundtrip(value):
-    return judging.from_plain(json.loads(json.dumps(to_plain(value))))
+    return record.from_plain(json.loads(json.dumps(to_plain(value))))
 
 
 def test_plain_data_round_trips_through_json():
@@ -81,8 +83,8 @@ def test_objects_are_not_plain_data():
 )
 def test_malformed_answers_are_refused(malformed):
     """Whatever the student's kernel wrote, only the tagged plain forms are rebuilt."""
-    with pytest.raises(judging.AnswerError):
-        judging.from_plain(malformed)
+    with pytest.raises(record.AnswerError):
+        record.from_plain(malformed)
 
 
 def test_unusable_records_are_refused(tmp_path):
@@ -93,16 +95,16 @@ def test_unusable_records_are_refused(tmp_path):
         "{not json",
         "[" * 100_000 + "]" * 100_000,
     ):
-        with pytest.raises(judging.AnswerError):
-            judging.parse_answers(text.encode())
+        with pytest.raises(record.AnswerError):
+            record.parse_answers(text.encode())
         tests = {"q_double.py": TEST_FILE}
         verdict = judging.judge_record(tests, text.encode(), files_dir=tmp_path)
         assert verdict.scores() == {"q_double": 0.0} and verdict.notes
-    with pytest.raises(judging.AnswerError, match="stopped before its answers were recorded"):
-        judging.read_answers(tmp_path / "absent.json")
+    with pytest.raises(record.AnswerError, match="stopped before its answers were recorded"):
+        record.read_answers(tmp_path / "absent.json")
 
 
-def _judge(answers: dict, tmp_path) -> dict[str, judging.TestVerdict]:
+def _judge(answers: dict, tmp_path) -> dict[str, CaseVerdict]:
     verdict = judging.judge({"q_double.py": TEST_FILE}, answers, files_dir=tmp_path)
     return {t.test: t for t in verdict.tests}, verdict
 
@@ -149,7 +151,7 @@ def test_scan_flags_patches_but_not_honest_code():
         "code cell 6": "print(open('tests/q_z.py').read())",
         "code cell 7": "exec('1 + 1')\n__builtins__['bool'] = None",
     }
-    flags = judging.scan_notebook(cells)
+    flags = scan.scan_notebook(cells)
     assert not [f for f in flags if f.startswith(("code cell 1:", "code cell 2:", "code cell 3"))]
     assert "code cell 4: replaces np.allclose (a library's attribute)" in flags
     assert any(f.startswith("code cell 5: setattr on builtins") for f in flags)
@@ -168,7 +170,7 @@ def _record(student: dict, source: str, out, seconds: float) -> dict:
         answers.record_case(
             student, source=source, filename="q_double.py", function=function, seconds=seconds
         )
-    return judging.parse_answers(judging.read_answers(out))
+    return record.parse_answers(record.read_answers(out))
 
 
 def test_recorder_stops_each_hidden_test_at_its_answer(tmp_path):
@@ -183,7 +185,7 @@ def test_recorder_stops_each_hidden_test_at_its_answer(tmp_path):
     answers = _record({"double": lambda x: 2 * x}, source, out, 5)
     assert not marker.exists()
     recorded = answers["hidden"]["q_double/test_double_values"]["answer"]
-    assert judging.from_plain(recorded).tolist() == [0.0, 2.0, 4.0, 6.0, 8.0]
+    assert record.from_plain(recorded).tolist() == [0.0, 2.0, 4.0, 6.0, 8.0]
     assert answers["public"]["q_double/test_double_format"] == {"passed": True, "message": ""}
 
     def slow(x):
@@ -207,9 +209,9 @@ def test_a_linked_or_odd_record_is_refused(tmp_path):
     fifo = tmp_path / "fifo.json"
     os.mkfifo(fifo)
     for path in (link, fifo, tmp_path):
-        with pytest.raises(judging.AnswerError, match="not a plain file"):
-            judging.read_answers(path)
-    assert judging.parse_answers(judging.read_answers(secret))["hidden"] == {}
+        with pytest.raises(record.AnswerError, match="not a plain file"):
+            record.read_answers(path)
+    assert record.parse_answers(record.read_answers(secret))["hidden"] == {}
 
 
 FEEDBACK_TEST_FILE = """\
@@ -317,7 +319,7 @@ def test_student_messages_say_only_what_the_grader_chose(tmp_path):
     verdict = judging.judge({"q_fb.py": FEEDBACK_TEST_FILE}, FEEDBACK_ANSWERS, files_dir=tmp_path)
     shown = {t.test: t.student_message for t in verdict.tests}
     assert shown == {
-        "test_fb_public": judging.PUBLIC_FAILED,
+        "test_fb_public": PUBLIC_FAILED,
         "test_fb_assert": "f(1) must be 2, got 3[2J HOSTILE_VALUE",
         "test_fb_long": "x" * 297 + "...",
         "test_fb_bare": "your answer did not pass this test",
@@ -358,11 +360,11 @@ def test_verdicts_without_student_messages_still_read():
         "notes": [],
         "flags": [],
     }
-    verdict = judging.Verdict.from_dict(old)
+    verdict = Verdict.from_dict(old)
     assert [t.student_message for t in verdict.tests] == ["", ""]
     assert verdict.hidden_test_lines("q") == [
         "a: passed",
         "b: your answer did not pass this test",
     ]
     assert verdict.score_lines() == [f"  {'q':<18}1 / 3"]
-    assert judging.Verdict.from_dict(json.loads(verdict.to_json())) == verdict
+    assert Verdict.from_dict(json.loads(verdict.to_json())) == verdict

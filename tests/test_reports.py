@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import dataclasses
 
-from labkit.batch import reports
-from labkit.batch.outcome import BatchResult, Outcome, Status
-from labkit.batch.reports import feedback_text, summary_text, write_gradebook
-from labkit.grader import judging
+from labkit.gradebook import reports
+from labkit.gradebook.outcome import BatchResult, Outcome, Status
+from labkit.gradebook.reports import feedback_text, summary_text, write_gradebook
+from labkit.grader.verdict import TestVerdict as CaseVerdict
+from labkit.grader.verdict import Verdict
 
 POINTS = {"q_one": 2.0, "q_two": 3.0}
 SECRET = "SECRET_HIDDEN_LINE"
@@ -17,11 +18,11 @@ SANDBOX = "network not isolated (unshare: Operation not permitted)"
 NOTE = "code cell 2 ran longer than 60 s; the notebook was run again without it"
 
 
-def verdict() -> judging.Verdict:
-    return judging.Verdict(
+def verdict() -> Verdict:
+    return Verdict(
         tests=[
-            judging.TestVerdict("q_one", "test_format", hidden=False, points=0, passed=True),
-            judging.TestVerdict(
+            CaseVerdict("q_one", "test_format", hidden=False, points=0, passed=True),
+            CaseVerdict(
                 "q_one",
                 "test_values",
                 hidden=True,
@@ -29,10 +30,8 @@ def verdict() -> judging.Verdict:
                 passed=False,
                 message=f"AssertionError: {SECRET} expected 0.93, got 0.12",
             ),
-            judging.TestVerdict(
-                "q_two", "test_public", hidden=False, points=0, passed=False, message="x"
-            ),
-            judging.TestVerdict("q_two", "test_hidden", hidden=True, points=3, passed=True),
+            CaseVerdict("q_two", "test_public", hidden=False, points=0, passed=False, message="x"),
+            CaseVerdict("q_two", "test_hidden", hidden=True, points=3, passed=True),
         ],
         possible=dict(POINTS),
         notes=[NOTE],
@@ -75,7 +74,7 @@ def test_feedback_for_an_ok_outcome():
     lines = text.splitlines()
     scores = lines[lines.index("Score: 3 / 5") + 2 :][:2]
     assert scores == [f"  {'q_one':<18}0 / 2", f"  {'q_two':<18}3 / 3"]
-    assert scores == judging.Verdict.from_dict(ok_outcome().verdict).score_lines()
+    assert scores == Verdict.from_dict(ok_outcome().verdict).score_lines()
     assert NOTE in lines
     assert "q_one: the public tests pass" in lines
     assert any(line.startswith("q_two: a public test fails") for line in lines)

@@ -21,12 +21,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from labkit.batch import reports
-from labkit.batch.outcome import Outcome, Status
 from labkit.cli import main
+from labkit.gradebook import reports
+from labkit.gradebook.outcome import Outcome, Status
+from labkit.gradebook.store import ReviewStore
+from labkit.gradebook.written import (
+    WrittenQuestion,
+    answer_fingerprint,
+    is_empty,
+    questions_to_json,
+)
 from labkit.review import app as review_app
-from labkit.review.store import ReviewStore
-from labkit.review.written import WrittenQuestion, fingerprint, is_empty, questions_to_json
 
 WRITTEN = {"q_confusion": 2.0, "q_modified_digit": 2.0, "q_l1_reading": 1.0}
 AUTOGRADED = {"q_z": 1.0, "q_softmax": 2.0, "q_predict": 1.0}
@@ -123,7 +128,7 @@ HOSTILE_ANSWER = [
 def _written_entry(cells: list[dict]) -> dict:
     return {
         "cells": cells,
-        "fingerprint": fingerprint(cells),
+        "fingerprint": answer_fingerprint(cells),
         "empty": is_empty(cells),
         "notes": [],
     }
@@ -440,7 +445,7 @@ def test_item_analysis_discrimination_follows_the_rest_of_the_total():
             tests=[
                 {
                     "question": "q_good",
-                    "name": "t",
+                    "test": "t",
                     "hidden": True,
                     "points": 1.0,
                     "passed": bool(good),

@@ -7,15 +7,12 @@ import csv
 import pytest
 from review_helpers import POINTS, QUESTIONS, graded_folder, outcome
 
-from labkit.batch import reports
-from labkit.batch.outcome import Outcome, Status
-from labkit.review.store import (
-    ReviewError,
-    ReviewStore,
-    export_scores,
-    import_scores,
-    refresh_reports,
-)
+from labkit.gradebook import reports
+from labkit.gradebook.folder import GradebookError, GradedFolder
+from labkit.gradebook.outcome import Outcome, Status
+from labkit.gradebook.refresh import refresh_reports
+from labkit.gradebook.scores_csv import export_scores, import_scores
+from labkit.gradebook.store import ReviewStore
 
 WRITTEN_POINTS = {q.name: q.points for q in QUESTIONS}
 
@@ -114,7 +111,7 @@ def test_refresh_rewrites_gradebook_and_feedback_from_the_store(out):
         store.apply_rubric_item("alice.ipynb", "q_essay", item.id, applied=True)
         store.set_comment("alice.ipynb", "q_essay", "Well argued.")
         store.set_score("bob.ipynb", "q_short", 1)
-    refresh_reports(out, submissions=["alice.ipynb"])
+    refresh_reports(GradedFolder(out), submissions=["alice.ipynb"])
     rows = {r["submission"]: r for r in read_gradebook(out / "gradebook.csv")}
     assert (rows["alice.ipynb"]["q_essay"], rows["alice.ipynb"]["total"]) == ("2", "4")
     assert (rows["bob.ipynb"]["q_short"], rows["bob.ipynb"]["written_graded"]) == ("1", "1")
@@ -122,17 +119,17 @@ def test_refresh_rewrites_gradebook_and_feedback_from_the_store(out):
     feedback = (out / "alice.ipynb" / "feedback.txt").read_text()
     assert "both pairs named (+2)" in feedback and "Well argued." in feedback
     assert not (out / "bob.ipynb" / "feedback.txt").exists()
-    refresh_reports(out)
+    refresh_reports(GradedFolder(out))
     assert "1 / 1" in (out / "bob.ipynb" / "feedback.txt").read_text()
     before = (out / "gradebook.csv").read_bytes()
-    refresh_reports(out)
+    refresh_reports(GradedFolder(out))
     assert (out / "gradebook.csv").read_bytes() == before
 
 
 def test_refresh_keeps_pending_rows(out):
     """Does a submission listed as pending (a stopped batch) stay in the gradebook?"""
     reports.write_gradebook(out / "gradebook.csv", [Outcome("zed.ipynb", Status.PENDING)], POINTS)
-    refresh_reports(out)
+    refresh_reports(GradedFolder(out))
     rows = {r["submission"]: r["status"] for r in read_gradebook(out / "gradebook.csv")}
     assert rows == {
         "alice.ipynb": "ok",
@@ -184,7 +181,7 @@ def test_a_bad_row_imports_nothing(out, tmp_path, rows, problem):
         writer.writerow(["submission", "question", "score", "comment"])
         writer.writerow(["bob.ipynb", "q_short", "1", "fine"])
         writer.writerows(rows)
-    with pytest.raises(ReviewError, match=problem):
+    with pytest.raises(GradebookError, match=problem):
         import_scores(out, path)
     with ReviewStore.open(out) as store:
         grade = store.grade("bob.ipynb", "q_short")
@@ -196,7 +193,7 @@ def test_a_file_without_the_header_is_refused(out, tmp_path, text):
     """Is a file without the expected header refused, naming row 1?"""
     path = tmp_path / "scores.csv"
     path.write_text(text)
-    with pytest.raises(ReviewError, match="row 1 must be the header"):
+    with pytest.raises(GradebookError, match="row 1 must be the header"):
         import_scores(out, path)
 
 

@@ -8,7 +8,8 @@ import threading
 import pytest
 from review_helpers import graded_folder, outcome, write_outcome
 
-from labkit.review.store import ReviewError, ReviewStore
+from labkit.gradebook.folder import GradebookError
+from labkit.gradebook.store import ReviewStore
 
 
 @pytest.fixture
@@ -33,19 +34,19 @@ def test_open_copies_questions_and_answers(store):
     assert all(a.grade.score is None and not a.grade.stale for a in answers)
     row = store.submission("alice.ipynb")
     assert (row.status, row.total, row.max_total, row.scores) == ("ok", 2.0, 6.0, {"q_auto": 2.0})
-    assert row.tests[0]["name"] == "test_h" and row.tests[0]["passed"] is True
+    assert row.tests[0]["test"] == "test_h" and row.tests[0]["passed"] is True
     assert store.progress("q_essay") == (0, 3)
 
 
 def test_unknown_names_are_refused(store):
     """Does the store name what it does not know?"""
-    with pytest.raises(ReviewError, match="q_nope"):
+    with pytest.raises(GradebookError, match="q_nope"):
         store.question("q_nope")
-    with pytest.raises(ReviewError, match="dave"):
+    with pytest.raises(GradebookError, match="dave"):
         store.submission("dave.ipynb")
-    with pytest.raises(ReviewError, match="dave"):
+    with pytest.raises(GradebookError, match="dave"):
         store.set_score("dave.ipynb", "q_essay", 1)
-    with pytest.raises(ReviewError, match="q_nope"):
+    with pytest.raises(GradebookError, match="q_nope"):
         store.set_score("alice.ipynb", "q_nope", 1)
 
 
@@ -63,7 +64,7 @@ def test_typed_scores_count_in_the_total(store):
 def test_out_of_range_scores_are_refused(store, score):
     """Is a score outside [0, points], not a half point or not a number refused, unsaved?"""
     store.set_score("alice.ipynb", "q_essay", 1)
-    with pytest.raises(ReviewError, match="score"):
+    with pytest.raises(GradebookError, match="score"):
         store.set_score("alice.ipynb", "q_essay", score)
     assert store.grade("alice.ipynb", "q_essay").score == 1
 
@@ -109,7 +110,7 @@ def test_editing_an_item_moves_every_score_it_is_applied_to(store):
 @pytest.mark.parametrize("points", [2.5, -3, 0.25])
 def test_bad_rubric_points_are_refused(store, points):
     """Are an item's points limited to half points within the question's points?"""
-    with pytest.raises(ReviewError, match="points"):
+    with pytest.raises(GradebookError, match="points"):
         store.add_rubric_item("q_essay", points=points, text="x")
     assert store.rubric("q_essay") == []
 
@@ -117,9 +118,9 @@ def test_bad_rubric_points_are_refused(store, points):
 def test_items_of_another_question_are_refused(store):
     """Can an item of one question be applied to another? (No.)"""
     item = store.add_rubric_item("q_short", points=1, text="x")
-    with pytest.raises(ReviewError, match="belongs to q_short"):
+    with pytest.raises(GradebookError, match="belongs to q_short"):
         store.apply_rubric_item("alice.ipynb", "q_essay", item.id, applied=True)
-    with pytest.raises(ReviewError, match="no rubric item 999"):
+    with pytest.raises(GradebookError, match="no rubric item 999"):
         store.update_rubric_item(999, points=1)
 
 
@@ -190,12 +191,12 @@ def test_two_connections_write_at_once(out):
 def test_a_broken_questions_file_is_named(out):
     """Does a corrupt written_questions.json give an error naming it?"""
     (out / "written_questions.json").write_text("{not json")
-    with pytest.raises(ReviewError, match="written_questions.json"):
+    with pytest.raises(GradebookError, match="written_questions.json"):
         ReviewStore.open(out)
 
 
 def test_a_missing_folder_is_named(tmp_path):
     """Does opening a folder that does not exist say so, creating nothing?"""
-    with pytest.raises(ReviewError, match="no such folder"):
+    with pytest.raises(GradebookError, match="no such folder"):
         ReviewStore.open(tmp_path / "nope")
     assert not (tmp_path / "nope").exists()

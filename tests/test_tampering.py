@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from both_paths import hidden_test_lines, otter_run
 
-from labkit.batch.outcome import Outcome
+from labkit.gradebook.outcome import Outcome
 
 FIXTURES = Path(__file__).resolve().parent / "tampering"
 QUESTIONS = [

@@ -12,8 +12,8 @@ import pytest
 
 from labkit import release
 from labkit.batch import intake
-from labkit.review import written
-from labkit.review.written import BEGIN_MARKER, END_MARKER, PLACEHOLDER, extract_answers
+from labkit.gradebook import written
+from labkit.gradebook.written import BEGIN_MARKER, END_MARKER, PLACEHOLDER, extract_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = ROOT / "tests" / "submissions"
@@ -51,7 +51,7 @@ def test_every_corpus_answer_is_found(path, questions):
     assert list(answers) == NAMES
     for name, answer in answers.items():
         assert answer["notes"] == [], (name, answer["notes"])
-        assert answer["fingerprint"] == written.fingerprint(answer["cells"])
+        assert answer["fingerprint"] == written.answer_fingerprint(answer["cells"])
         assert answer["cells"] and all(c["cell_type"] == "markdown" for c in answer["cells"])
         if path.name == "blank.ipynb":
             assert answer["empty"] and answer["cells"][0]["source"] == PLACEHOLDER

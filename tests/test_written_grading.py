@@ -11,7 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from labkit.cli import main
-from labkit.review.store import ReviewStore, refresh_reports
+from labkit.gradebook.folder import GradedFolder
+from labkit.gradebook.refresh import refresh_reports
+from labkit.gradebook.store import ReviewStore
 
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
 WRITTEN = ["q_confusion", "q_modified_digit", "q_l1_reading"]
@@ -82,7 +84,7 @@ def test_written_answers_are_collected_and_graded(tmp_path, autograder_zip):
     with ReviewStore.open(out) as store:
         store.set_score("submission_7", "q_confusion", 1.5)
         store.set_comment("submission_7", "q_confusion", "Name a second pair.")
-    refresh_reports(out, submissions=["submission_7"])
+    refresh_reports(GradedFolder(out), submissions=["submission_7"])
     row = read_gradebook(out / "gradebook.csv")["submission_7"]
     assert (row["q_confusion"], row["written_graded"]) == ("1.5", "1")
     assert float(row["total"]) == autograded + 1.5

@@ -34,8 +34,9 @@ import yaml
 from distributed import WorkerPlugin
 
 from labkit.batch import intake
+from labkit.batch.grader import Grader
 from labkit.batch.intake import Autograder, GradingError, Submission
-from labkit.batch.outcome import Outcome, Status
+from labkit.gradebook.outcome import Outcome, Status
 from labkit.grader import processes
 
 KIT = "labkit"
@@ -244,8 +245,6 @@ class GradingPlugin(WorkerPlugin):
 
     def grader(self):
         """This worker process's ``Grader``, made on first use (one slot per worker thread)."""
-        from labkit.batch import Grader
-
         if self.refusal:
             raise WorkerRefused(f"{getattr(self, 'address', 'a worker')}: {self.refusal}")
         with self._lock:
@@ -293,7 +292,7 @@ def grade_on_worker(plugin_name: str, parcel: dict) -> str:
 
 
 class ClusterPool:
-    """Grades submissions on a Dask cluster, yielding each outcome as it arrives.
+    """Grades submissions on a Dask cluster, yielding each outcome as it arrives (a ``Pool``).
 
     ``scheduler`` is an address (``tcp://host:8786``), a ``distributed.Client`` (left open) or a
     cluster object such as ``LocalCluster`` (a client of its own is made and closed).
@@ -382,18 +381,10 @@ class ClusterPool:
 
     def _failed(self, submission: Submission, status: Status, reason: str) -> Outcome:
         """An outcome written on the client, where no worker produced one."""
-        try:
-            sha256 = intake.fingerprint(submission.path)
-        except OSError:
-            sha256 = ""
-        return Outcome(
-            submission.name,
-            status,
-            reason=reason,
-            submission_sha256=sha256,
-            autograder_sha256=self.autograder.sha256,
-            max_total=sum(self.autograder.points.values()),
-        )
+        outcome = self.autograder.outcome(submission, status, reason)
+        with contextlib.suppress(OSError):
+            outcome.submission_sha256 = intake.submission_sha256(submission.path)
+        return outcome
 
     def stop(self) -> None:
         """Cancel every submission not graded yet."""

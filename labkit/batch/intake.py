@@ -19,14 +19,14 @@ import nbformat
 import yaml
 
 from labkit.data import sha256_of
+from labkit.gradebook.outcome import Outcome, Status
+from labkit.gradebook.written import QUESTIONS_NAME, WrittenQuestion, questions_from_json
 from labkit.grader import cells
 from labkit.grader.config import PLUGIN_NAME, ConfigError, GradingConfig
-from labkit.review.written import WrittenQuestion, questions_from_json
 
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
 LOG_FLAG = "the zip carried a .OTTER_LOG (a pickle), ignored unread"
 METADATA_NAME = "submission_metadata.yml"
-WRITTEN_QUESTIONS_NAME = "written_questions.json"
 MAX_METADATA_BYTES = 20 * 1024 * 1024
 MAX_SUBMITTERS = 20
 MAX_STUDENT_FIELD_CHARS = 200
@@ -85,9 +85,7 @@ class Autograder:
                     else {}
                 )
                 # Zips built before the written questions were listed have none.
-                written_json = (
-                    archive.read(WRITTEN_QUESTIONS_NAME) if WRITTEN_QUESTIONS_NAME in names else b""
-                )
+                written_json = archive.read(QUESTIONS_NAME) if QUESTIONS_NAME in names else b""
         except (OSError, zipfile.BadZipFile, ValueError) as exc:
             raise GradingError(f"{path}: not a readable autograder zip ({exc})") from exc
         if not tests:
@@ -103,7 +101,7 @@ class Autograder:
         try:
             written = questions_from_json(written_json) if written_json else []
         except ValueError as exc:
-            raise GradingError(f"{path}: {WRITTEN_QUESTIONS_NAME}: {exc}") from exc
+            raise GradingError(f"{path}: {QUESTIONS_NAME}: {exc}") from exc
         return cls(
             path=path,
             sha256=sha256_of(path),
@@ -113,6 +111,18 @@ class Autograder:
             config=config,
             written=written,
             written_json=written_json,
+        )
+
+    def outcome(self, submission: Submission, status: Status, reason: str = "") -> Outcome:
+        """A fresh outcome of ``submission`` graded with this zip: its autograded questions'
+        points and its submitters (``Outcome.new``), whoever writes it."""
+        return Outcome.new(
+            submission.name,
+            status,
+            points=self.points,
+            students=submission.students,
+            reason=reason,
+            autograder_sha256=self.sha256,
         )
 
 
@@ -329,7 +339,7 @@ def carries_otter_log(path: Path) -> bool:
         return any(PurePosixPath(n).name == ".OTTER_LOG" for n in archive.namelist())
 
 
-def fingerprint(path: Path) -> str:
+def submission_sha256(path: Path) -> str:
     """Return the sha256 of a submitted file, or of every file in a submitted folder."""
     digest = hashlib.sha256()
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]

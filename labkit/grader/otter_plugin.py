@@ -36,6 +36,7 @@ from labkit.grader import judging, pipeline, processes
 from labkit.grader.config import GradingConfig
 from labkit.grader.isolation import student_user
 from labkit.grader.kernel import KernelRunner
+from labkit.grader.verdict import Verdict
 
 OTTER_LOG = ".OTTER_LOG"
 LOG_FLAG = "the submission carried a .OTTER_LOG (a pickle); it was deleted unread"
@@ -49,7 +50,7 @@ class GradingIntegrity(AbstractOtterPlugin):
         super().__init__(submission_path, submission_metadata, plugin_config)
         self.config = GradingConfig.from_dict(plugin_config)
         self.flags: list[str] = []
-        self.verdict: judging.Verdict | None = None
+        self.verdict: Verdict | None = None
         self.tests: dict[str, str] = {}
         self.files: dict[str, bytes] = {}
         self.user = None
@@ -98,7 +99,7 @@ class GradingIntegrity(AbstractOtterPlugin):
         )
         return TrustedResults(self.verdict, hidden_test_feedback=self.config.hidden_test_feedback)
 
-    def _judge(self, record: bytes | None) -> judging.Verdict:
+    def _judge(self, record: bytes | None) -> Verdict:
         """Judge here, in otter's process, in a private copy of the grading files."""
         with tempfile.TemporaryDirectory(prefix="labkit-judge-") as private:
             judged_in = judging.materialize(self.files, Path(private))
@@ -122,7 +123,7 @@ class TrustedResults(GradingResults):
     published, each hidden test's name and student-safe message (``TestVerdict.student_message``).
     """
 
-    def __init__(self, verdict: judging.Verdict, *, hidden_test_feedback: bool = False):
+    def __init__(self, verdict: Verdict, *, hidden_test_feedback: bool = False):
         test_files = []
         for question in verdict.possible:
             cases, results = [], []

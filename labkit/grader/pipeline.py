@@ -28,11 +28,13 @@ from typing import Protocol
 import nbformat
 
 from labkit.grader import cells as cells_module
-from labkit.grader import judging
 from labkit.grader.cells import Cell, CellKind
 from labkit.grader.config import GradingConfig, Limits
 from labkit.grader.isolation import StudentUser, Workspace
 from labkit.grader.processes import describe_exit
+from labkit.grader.record import AnswerError, read_answers
+from labkit.grader.scan import scan_notebook
+from labkit.grader.verdict import Verdict
 
 MAX_SKIPPED = 3
 
@@ -221,13 +223,13 @@ def grade_notebook(
     notebook: bytes,
     *,
     runner: Runner,
-    judge: Callable[[bytes | None], judging.Verdict],
+    judge: Callable[[bytes | None], Verdict],
     tests: dict[str, str],
     files: dict[str, bytes],
     config: GradingConfig,
     user: StudentUser,
     flags: list[str] = (),
-) -> tuple[judging.Verdict, RunReport]:
+) -> tuple[Verdict, RunReport]:
     """Grade one notebook: run it, record its answers, judge them; return verdict and report.
 
     Args:
@@ -243,7 +245,7 @@ def grade_notebook(
     """
     parsed = nbformat.reads(notebook.decode("utf-8"), as_version=4)
     notebook_cells = cells_module.graded_cells(parsed)
-    found = [*flags, *judging.scan_notebook({c.label: c.source for c in notebook_cells})]
+    found = [*flags, *scan_notebook({c.label: c.source for c in notebook_cells})]
     with Workspace(
         files=files,
         judge_only=config.judge_only_files,
@@ -263,8 +265,8 @@ def grade_notebook(
             raise Interrupted()
         notes = report.notes()
         try:
-            record = judging.read_answers(workspace.answers)
-        except judging.AnswerError as exc:
+            record = read_answers(workspace.answers)
+        except AnswerError as exc:
             record = None
             notes.append(str(exc))
     verdict = judge(record)

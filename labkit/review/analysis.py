@@ -71,11 +71,6 @@ def correlation(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     return sxy / math.sqrt(sxx * syy)
 
 
-def _test_name(test: dict) -> str:
-    """A verdict test's name (``name`` in the store's rows, ``test`` in a raw verdict)."""
-    return str(test.get("name") or test.get("test") or "")
-
-
 def build_report(rows: Iterable, written_points: dict[str, float]) -> Report:
     """The item analysis of submission rows (the store's ``SubmissionRow``) and written questions.
 
@@ -128,7 +123,7 @@ def build_report(rows: Iterable, written_points: dict[str, float]) -> Report:
     for row in rows:
         for test in row.tests:
             if test.get("hidden"):
-                key = (str(test.get("question", "")), _test_name(test))
+                key = (str(test.get("question", "")), str(test.get("test", "")))
                 counts = runs.setdefault(key, [0, 0])
                 counts[0] += 0 if test.get("passed") else 1
                 counts[1] += 1

@@ -1,10 +1,15 @@
-"""What ``labkit grade`` concludes about each submission, as ``results.json`` stores it."""
+"""What ``labkit grade`` concludes about each submission, as ``results.json`` stores it.
+
+``Outcome.new`` is the one way an outcome starts (its points, maximum and submitters set
+together), and ``Outcome.from_json`` the one way a stored one is read back.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -45,6 +50,31 @@ class Outcome:
     written: dict[str, dict] = field(default_factory=dict)
     students: list[dict] = field(default_factory=list)  # name, email, sid per submitter
 
+    @classmethod
+    def new(
+        cls,
+        submission: str,
+        status: Status,
+        *,
+        points: dict[str, float],
+        students: Iterable[dict] = (),
+        reason: str = "",
+        autograder_sha256: str = "",
+        submission_sha256: str = "",
+    ) -> Outcome:
+        """A submission's outcome before (or without) a verdict: its autograded questions'
+        points, their sum as the maximum, and its submitters, whatever the status."""
+        return cls(
+            submission,
+            status,
+            reason=reason,
+            max_total=sum(points.values()),
+            points=dict(points),
+            students=[dict(student) for student in students],
+            autograder_sha256=autograder_sha256,
+            submission_sha256=submission_sha256,
+        )
+
     @property
     def message(self) -> str:
         """The gradebook's message column: why, flags for review, notes, sandbox notes."""
@@ -53,10 +83,14 @@ class Outcome:
         parts += [*self.notes, *self.sandbox]
         return "; ".join(parts)
 
-    def to_json(self) -> str:
-        """The outcome as ``results.json`` holds it."""
+    def to_json(self, *, summary: bool = False) -> str:
+        """The outcome as ``results.json`` holds it (``summary``: without the verdict and the
+        written answers, as the review store keeps a copy)."""
         data = dataclasses.asdict(self)
         data["status"] = self.status.value
+        if summary:
+            data.update(verdict=None, written={})
+            return json.dumps(data, sort_keys=True)
         return json.dumps(data, indent=2)
 
     @classmethod

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 
 import nbformat
 
+# The written questions, as the autograder zip carries them and the graded folder keeps them.
+QUESTIONS_NAME = "written_questions.json"
 BEGIN_MARKER = "<!-- BEGIN QUESTION -->"
 END_MARKER = "<!-- END QUESTION -->"
 PLACEHOLDER = "_Type your answer here, replacing this text._"
@@ -85,7 +87,7 @@ def questions_from_json(text: str | bytes) -> list[WrittenQuestion]:
     return questions
 
 
-def fingerprint(cells: list[dict]) -> str:
+def answer_fingerprint(cells: list[dict]) -> str:
     """The sha256 of the canonical JSON of answer cells: equal answers, equal fingerprints."""
     canonical = json.dumps(cells, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -228,7 +230,7 @@ def _question_of_marker(source: str, questions: list[WrittenQuestion]) -> str | 
 def _answer(cells: list[dict], notes: list[str]) -> dict:
     return {
         "cells": cells,
-        "fingerprint": fingerprint(cells),
+        "fingerprint": answer_fingerprint(cells),
         "empty": is_empty(cells),
         "notes": notes,
     }

@@ -3,7 +3,7 @@
 Every sentence here is the grader's own: scores, statuses, the notes and flags of the verdict
 (``labkit.grader.pipeline`` writes them from what it observed). The feedback a student reads
 holds no test message and nothing the notebook printed; the gradebook is the TA's. The written
-questions' scores, comments and rubric items are the TAs' own words (``labkit.review.store``).
+questions' scores, comments and rubric items are the TAs' own words (``labkit.gradebook.store``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labkit.atomic import write_atomically
-from labkit.batch.outcome import FINAL_STATUSES, BatchResult, Outcome, Status
-from labkit.grader import judging
+from labkit.gradebook.outcome import FINAL_STATUSES, BatchResult, Outcome, Status
+from labkit.grader.verdict import Verdict, score_lines
 
 STUDENT_COLUMNS = ("name", "email", "sid")
 
@@ -62,11 +62,11 @@ def feedback_text(outcome: Outcome, *, written: WrittenGrades | None = None) -> 
                 "that the notebook's export cell makes)."
             ]
         return "\n".join(lines) + "\n"
-    verdict = judging.Verdict.from_dict(outcome.verdict)
+    verdict = Verdict.from_dict(outcome.verdict)
     total = outcome.total + written.earned(outcome.submission)
     maximum = outcome.max_total + sum(written.points.values())
     lines += [f"Score: {total:g} / {maximum:g}", ""]
-    lines += judging.score_lines(outcome.scores, verdict.possible)
+    lines += score_lines(outcome.scores, verdict.possible)
     extra = verdict.public_summary() + verdict.notes
     if extra:
         lines += ["", *extra]
@@ -149,19 +149,6 @@ def write_gradebook(
 def _students_cell(students: list[dict], key: str) -> str:
     values = (" ".join(str(s.get(key, "")).split()) for s in students)
     return "; ".join(v for v in values if v)
-
-
-def pending_in_gradebook(path: Path) -> list[str]:
-    """The submissions an existing gradebook lists as ``pending`` (none if it cannot be read)."""
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            return [
-                row["submission"]
-                for row in csv.DictReader(handle)
-                if row.get("status") == Status.PENDING.value and row.get("submission")
-            ]
-    except (OSError, csv.Error, KeyError, UnicodeDecodeError):
-        return []
 
 
 def summary_text(result: BatchResult) -> str:

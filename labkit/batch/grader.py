@@ -1,0 +1,141 @@
+"""Grading submissions on this machine: slots of a fork server and an unprivileged user each.
+
+A ``Grader`` grades one submission at a time per slot, through the same pipeline as the autograder
+zip (``labkit.grader.pipeline``), in a child of its slot's fork server (``forking``). The local
+pool and each worker of a cluster hold one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import queue
+import threading
+import time
+
+from labkit.batch import intake
+from labkit.batch.forking import ForkRunner, ForkServer
+from labkit.batch.intake import Autograder, InvalidSubmission, Submission
+from labkit.gradebook import written
+from labkit.gradebook.outcome import Outcome, Status
+from labkit.grader import pipeline
+from labkit.grader.isolation import StudentUser, student_user
+from labkit.grader.verdict import Verdict
+
+
+class Slot:
+    """One submission graded at a time: a fork server and an unprivileged user of its own."""
+
+    def __init__(
+        self,
+        autograder: Autograder,
+        user: StudentUser,
+        *,
+        memory_mb: int,
+        stopping: threading.Event,
+    ):
+        self.user = user
+        self.runner = ForkRunner(
+            server_factory=lambda: ForkServer(tests=autograder.tests, files=autograder.files),
+            memory_mb=memory_mb,
+            stopping=stopping,
+        )
+
+    def judge(self, record: bytes | None) -> Verdict:
+        """Judge a record of answers in a clean child of the slot's server."""
+        judged = self.runner.ensure_server().judge(record)
+        if judged.verdict_json is None:
+            raise pipeline.GraderFault(f"the grader's judge failed: {judged.error}")
+        return Verdict.from_dict(json.loads(judged.verdict_json))
+
+
+class Grader:
+    """Grades submissions, ``jobs`` at a time, each slot with its own server and user.
+
+    Nothing of the calling process changes for good: the servers are this grader's own
+    processes, started on first use and stopped by ``close``.
+    """
+
+    def __init__(self, autograder: Autograder, *, timeout: float, memory_mb: int | None, jobs: int):
+        self.autograder = autograder
+        limits = dataclasses.replace(
+            autograder.config.limits, total=min(timeout, autograder.config.limits.total)
+        )
+        self.config = dataclasses.replace(
+            autograder.config,
+            limits=limits,
+            memory_mb=autograder.config.memory_mb if memory_mb is None else memory_mb,
+        )
+        self.stopping = threading.Event()
+        self.slots: queue.Queue[Slot] = queue.Queue()
+        self.all_slots = []
+        for k in range(jobs):
+            user = student_user(self.config.student_uid + k)
+            slot = Slot(autograder, user, memory_mb=self.config.memory_mb, stopping=self.stopping)
+            self.all_slots.append(slot)
+            self.slots.put(slot)
+
+    def sandbox_notes(self) -> list[str]:
+        """Where student code will not be confined as it should (for the TA, before grading)."""
+        return sorted({slot.user.note() for slot in self.all_slots if slot.user.note()})
+
+    def grade(self, submission: Submission) -> Outcome:
+        """Grade one submission; never raises for anything the submission contains."""
+        started = time.monotonic()
+        outcome = self.autograder.outcome(submission, Status.INVALID)
+        try:
+            outcome.submission_sha256 = intake.submission_sha256(submission.path)
+            name, notebook = intake.read_notebook(submission.path)
+        except InvalidSubmission as exc:
+            outcome.reason = str(exc)
+        except OSError as exc:
+            outcome.reason = f"cannot read the submission: {exc}"
+        else:
+            # Read from the bytes submitted, before anything runs: what was handed in is graded.
+            outcome.written = written.extract_answers(notebook, self.autograder.written)
+            flags = intake.zip_flags(submission.path)
+            slot = self.slots.get()
+            try:
+                self._grade_notebook(slot, name, notebook, flags, outcome)
+            finally:
+                self.slots.put(slot)
+        outcome.seconds = round(time.monotonic() - started, 2)
+        return outcome
+
+    def _grade_notebook(self, slot: Slot, name: str, notebook: bytes, flags, outcome) -> None:
+        try:
+            verdict, report = pipeline.grade_notebook(
+                name,
+                notebook,
+                runner=slot.runner,
+                judge=slot.judge,
+                tests=self.autograder.tests,
+                files=self.autograder.files,
+                config=self.config,
+                user=slot.user,
+                flags=flags,
+            )
+        except pipeline.Interrupted:
+            outcome.status, outcome.reason = Status.ERROR, "grading was interrupted"
+            return
+        except pipeline.GraderFault as exc:
+            outcome.status, outcome.reason = Status.ERROR, str(exc)
+            return
+        outcome.status = Status.TIMEOUT if report.out_of_time else Status.OK
+        if report.out_of_time:
+            limit = self.config.limits.total
+            outcome.reason = f"grading took longer than {limit:g} s and was stopped"
+        outcome.scores = verdict.scores()
+        outcome.total = round(sum(outcome.scores.values()), 6)
+        outcome.flags, outcome.notes = verdict.flags, verdict.notes
+        outcome.sandbox = verdict.sandbox
+        outcome.verdict = dataclasses.asdict(verdict)
+
+    def stop(self) -> None:
+        """Kill every running child; start no new one."""
+        self.stopping.set()
+
+    def close(self) -> None:
+        """Stop the slots' servers (and whatever they still run)."""
+        for slot in self.all_slots:
+            slot.runner.close()

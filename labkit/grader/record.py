@@ -1,0 +1,106 @@
+"""Reading what the student's process recorded: its answers, as JSON, checked on the way in.
+
+The record is written by ``labkit.grader.answers`` in a folder the student's code could write, so
+everything here treats it as hostile: the file must be a plain file of bounded size, the JSON
+must have the expected shape, and each answer is rebuilt only from plain tagged data (numbers,
+strings, lists, numeric or string arrays, data frames). Reading it runs nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+from labkit.grader.answers import FORMAT
+
+MAX_ANSWERS_BYTES = 64 * 1024 * 1024
+
+
+class AnswerError(Exception):
+    """The record of answers cannot be used (missing, too big, malformed)."""
+
+
+def read_answers(path: Path) -> bytes:
+    """The bytes of the student's record of answers, refusing a missing, odd or oversized one.
+
+    The file is in a folder the student's code could write: a link or anything but a plain file
+    is refused rather than followed, and reading never blocks.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise AnswerError("the notebook stopped before its answers were recorded") from None
+    except OSError:
+        raise AnswerError("the record of answers is not a plain file") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise AnswerError("the record of answers is not a plain file")
+    with os.fdopen(fd, "rb") as f:
+        if info.st_size > MAX_ANSWERS_BYTES:
+            raise AnswerError("the record of answers is larger than 64 MB")
+        data = f.read(MAX_ANSWERS_BYTES + 1)
+    if len(data) > MAX_ANSWERS_BYTES:
+        raise AnswerError("the record of answers is larger than 64 MB")
+    return data
+
+
+def parse_answers(data: bytes) -> dict:
+    """Parse a record of answers (JSON written by ``labkit.answers``); raise AnswerError."""
+    try:
+        record = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise AnswerError(f"the record of answers is unreadable ({type(exc).__name__})") from None
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise AnswerError("the record of answers is not in the expected format")
+    for part in ("hidden", "public"):
+        if not isinstance(record.get(part), dict):
+            raise AnswerError(f"the record of answers has no {part!r} part")
+    return record
+
+
+def from_plain(value):
+    """Rebuild an answer from its plain form (the inverse of ``labkit.answers.to_plain``)."""
+    import numpy as np
+
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if type(value) is list:
+        return [from_plain(v) for v in value]
+    if type(value) is not dict or len(value) != 1:
+        raise AnswerError("malformed answer")
+    ((tag, body),) = value.items()
+    if tag == "dict" and type(body) is dict:
+        return {str(k): from_plain(v) for k, v in body.items()}
+    if tag == "array" and type(body) is dict:
+        dtypes = {"bool": bool, "int": np.int64, "float": np.float64, "str": np.str_}
+        shape = body.get("shape")
+        data = body.get("data")
+        if body.get("dtype") not in dtypes or type(shape) is not list or type(data) is not list:
+            raise AnswerError("malformed array in an answer")
+        if not all(type(n) is int and n >= 0 for n in shape) or int(np.prod(shape)) != len(data):
+            raise AnswerError("an array's shape does not match its data")
+        kind = dtypes[body["dtype"]]
+        expected = {bool: (bool,), np.int64: (int,), np.float64: (float, int), np.str_: (str,)}
+        if not all(type(x) in expected[kind] for x in data):
+            raise AnswerError("an array in an answer mixes types")
+        if kind is np.int64:
+            return np.array(data, dtype=object).astype(np.int64).reshape(shape)
+        return np.array(data, dtype=kind).reshape(shape)
+    if tag == "frame" and type(body) is dict:
+        import pandas as pd
+
+        columns, data = body.get("columns"), body.get("data")
+        if type(columns) is not list or type(data) is not list or len(columns) != len(data):
+            raise AnswerError("malformed data frame in an answer")
+        arrays = [from_plain(d) for d in data]
+        if not all(isinstance(a, np.ndarray) and a.ndim == 1 for a in arrays):
+            raise AnswerError("a data frame's columns must be 1-D arrays")
+        if len({len(a) for a in arrays}) > 1:
+            raise AnswerError("a data frame's columns differ in length")
+        frame = pd.DataFrame({i: a for i, a in enumerate(arrays)})
+        frame.columns = [str(c) for c in columns]
+        return frame
+    raise AnswerError("malformed answer")
