@@ -46,7 +46,7 @@ class Outcome:
     sandbox: list[str] = field(default_factory=list)
     verdict: dict | None = None
     points: dict[str, float] = field(default_factory=dict)  # the zip's autograded questions
-    # Each written question's answer, read from the submitted file (labkit.review.written).
+    # Each written question's answer, read from the submitted file (labkit.gradebook.written).
     written: dict[str, dict] = field(default_factory=dict)
     students: list[dict] = field(default_factory=list)  # name, email, sid per submitter
 

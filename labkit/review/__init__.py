@@ -1,6 +1,7 @@
-"""Grading the written answers by hand: the answers (``written``), the TAs' scores (``store``).
+"""``labkit review``: the web app where TAs grade the written answers of a graded folder.
 
-``labkit grade`` collects each written question's answer cells from the submitted notebook,
-without running anything (``written``); the TAs' scores, comments and rubrics live in
-``OUT/review.sqlite`` (``store``), and the gradebook and feedback are rewritten from it.
+``app`` (the Flask app, its security and its server), ``pages`` and ``api`` (the views),
+``requests`` (what the views share), ``refresher`` (the reports follow each change), ``render``
+(student answers to safe HTML) and ``analysis`` (item analysis). The grades themselves live in
+the graded folder's review store (``labkit.gradebook.store``).
 """
