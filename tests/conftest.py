@@ -7,6 +7,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# Each slow tier, by what it needs; every one implies ``slow`` (see pyproject's markers).
+SLOW_TIERS = ("graded", "release", "cluster", "registry", "browser")
+
+
+def pytest_collection_modifyitems(items):
+    """Mark every test of a slow tier ``slow`` too, so ``-m "not slow"`` is the fast tier."""
+    for item in items:
+        if any(item.get_closest_marker(tier) for tier in SLOW_TIERS):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

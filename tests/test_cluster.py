@@ -248,7 +248,7 @@ def local_cluster():
             yield client
 
 
-@pytest.mark.slow
+@pytest.mark.cluster
 def test_cluster_grades_the_corpus_as_expected(tmp_path, autograder_zip, local_cluster):
     """Does the cluster's gradebook give every corpus submission its expected score per
     question, row for row?"""
@@ -267,7 +267,7 @@ def test_cluster_grades_the_corpus_as_expected(tmp_path, autograder_zip, local_c
     assert result.counts() == {batch.Status.OK: len(expected)}
 
 
-@pytest.mark.slow
+@pytest.mark.cluster
 def test_a_worker_killed_mid_batch_changes_no_score(tmp_path, autograder_zip, local_cluster):
     """When a worker process dies mid-batch, is every submission still graded, with the same
     scores, by the workers Dask restarts or has left?"""
@@ -308,7 +308,7 @@ def test_a_worker_killed_mid_batch_changes_no_score(tmp_path, autograder_zip, lo
         assert _scores(rows[name]) == expected[name], name
 
 
-@pytest.mark.slow
+@pytest.mark.cluster
 def test_a_poison_pill_ends_as_error_without_stalling(tmp_path, autograder_zip, local_cluster):
     """Is a submission that kills every worker it reaches marked error after its two tries,
     with a message, while the others beside it are graded?"""
@@ -332,7 +332,7 @@ def test_a_poison_pill_ends_as_error_without_stalling(tmp_path, autograder_zip, 
     assert local_cluster.run(os.getpid), "the cluster did not recover its workers"
 
 
-@pytest.mark.slow
+@pytest.mark.cluster
 def test_two_workers_on_one_machine_claim_distinct_users(tmp_path, autograder_zip, local_cluster):
     """Do two worker processes on one machine run their students as distinct user ids?"""
     if os.geteuid() != 0:
@@ -381,7 +381,7 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-@pytest.mark.slow
+@pytest.mark.cluster
 def test_losing_the_scheduler_stops_the_batch_and_a_rerun_resumes(tmp_path, autograder_zip):
     """When the scheduler goes away mid-batch, does the command stop with exit 1 and a clear
     error, leaving a consistent gradebook, and does a rerun on a new cluster finish it (and one
@@ -432,7 +432,7 @@ def test_losing_the_scheduler_stops_the_batch_and_a_rerun_resumes(tmp_path, auto
     assert finished.returncode == 0 and f"{len(names)} already graded" in finished.stdout.decode()
 
 
-@pytest.mark.slow
+@pytest.mark.cluster
 def test_ctrl_c_on_a_cluster_leaves_a_consistent_gradebook(tmp_path, autograder_zip):
     """After Ctrl-C mid-batch on a cluster: a row per file, no half-written file, nothing left
     on the cluster (no task, no grading plugin), and a rerun finishes."""

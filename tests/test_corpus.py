@@ -78,7 +78,7 @@ def labkit_scores(graded_both_ways) -> dict[str, dict[str, float] | str]:
     return graded
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 @pytest.mark.parametrize("submission", sorted(EXPECTED))
 def test_labkit_grade_matches_otter_run(submission, corpus_scores, labkit_scores):
     """Does ``labkit grade`` give each question the very score ``otter run`` gives?"""
@@ -88,7 +88,7 @@ def test_labkit_grade_matches_otter_run(submission, corpus_scores, labkit_scores
     assert {q: labkit.get(q) for q in QUESTIONS} == {q: otter.get(q) for q in QUESTIONS}
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 @pytest.mark.parametrize("submission", sorted(EXPECTED))
 def test_honest_work_is_never_flagged(submission, corpus_scores, labkit_scores):
     """No submission of the corpus (right or wrong, never cheating) is flagged for review."""
@@ -96,7 +96,7 @@ def test_honest_work_is_never_flagged(submission, corpus_scores, labkit_scores):
         assert isinstance(graded, dict) and FLAGS not in graded, graded
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 @pytest.mark.parametrize("submission", sorted(EXPECTED))
 def test_submission_scores(submission, corpus_scores):
     """Does otter give every autograded question of the submission its score in the table?"""

@@ -60,7 +60,7 @@ def test_every_hostile_fixture_has_an_expected_status():
     assert listed == {p.name for p in HOSTILE.iterdir() if p.name != "expected.csv"}
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 @pytest.mark.parametrize("row", _expected_hostile(), ids=lambda row: row["submission"])
 def test_hostile_submission_gets_its_status(hostile_batch, row):
     """Does each hostile submission get its status, total and a message saying why?"""
@@ -79,7 +79,7 @@ def test_hostile_submission_gets_its_status(hostile_batch, row):
     )
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 def test_hostile_submissions_do_not_affect_the_others(hostile_batch):
     """Does an honest submission graded beside them still earn every point, per question?"""
     root, out, result = hostile_batch
@@ -91,7 +91,7 @@ def test_hostile_submissions_do_not_affect_the_others(hostile_batch):
     assert not (HOSTILE.parent / "outside.txt").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 def test_gradebook_and_summary(hostile_batch):
     """Is there one row per file with every column, a summary.png and a summary text?"""
     _, out, result = hostile_batch
@@ -115,7 +115,7 @@ def test_gradebook_and_summary(hostile_batch):
     assert "q_softmax" in text and "ok 7, timeout 1, invalid 5" in text
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 def test_feedback_shows_public_checks_but_no_hidden_test(hostile_batch):
     """Does a student's feedback show scores and the public checks, and no hidden test?"""
     _, out, _ = hostile_batch
@@ -124,7 +124,7 @@ def test_feedback_shows_public_checks_but_no_hidden_test(hostile_batch):
     assert "test_z_random_models" not in feedback and "hidden" not in feedback.lower()
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 def test_rerun_skips_graded_submissions_unless_forced(tmp_path, autograder_zip):
     """Does a rerun skip what was graded with the same zip and bytes, and --force regrade it?"""
     inbox = tmp_path / "inbox"
@@ -147,7 +147,7 @@ def test_rerun_skips_graded_submissions_unless_forced(tmp_path, autograder_zip):
     assert "0 already graded" in forced.output
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 def test_interrupted_run_leaves_a_consistent_gradebook(tmp_path, autograder_zip):
     """After Ctrl-C mid-batch: a row per file, no half-written file, and a rerun finishes."""
     inbox = tmp_path / "inbox"
@@ -210,7 +210,7 @@ def test_gradescope_export_folders_are_one_submission_each(tmp_path):
     assert name == "logreg_digits.ipynb" and data == BLANK.read_bytes()
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 def test_submissions_have_no_network(tmp_path, autograder_zip):
     """Can a notebook reach a server on this machine? Outside the sandbox it can; inside, not."""
     import copy

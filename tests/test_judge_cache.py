@@ -278,7 +278,7 @@ def test_prepare_finds_every_shared_computation_of_the_lab(lab):
     assert calls == found >= 2
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 def test_cached_and_uncached_judges_agree_on_the_corpus(lab, corpus_records, tmp_path):
     """On every corpus submission, do a judge computing the shared work itself, one reusing it in
     this process and one forked by a fork server that prepared it give the same verdict, with the
@@ -310,7 +310,7 @@ def test_cached_and_uncached_judges_agree_on_the_corpus(lab, corpus_records, tmp
         reference.forget()
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 def test_student_code_finds_neither_shared_results_nor_hidden_tests(lab, tmp_path):
     """A notebook run by a fork server that prepared the shared work finds, in its memory, none
     of it, nor the hidden tests' sources or the judge-only files the server was sent."""

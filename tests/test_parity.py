@@ -28,7 +28,7 @@ def test_every_folder_contributes_fixtures():
     assert len(FIXTURES) >= 70 and not [f for f in FIXTURES if f.endswith(".csv")]
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 @pytest.mark.parametrize("fixture", FIXTURES)
 def test_both_paths_give_the_same_scores(fixture, graded_both_ways):
     """Does each question get the same score through otter run and labkit grade?"""
@@ -42,7 +42,7 @@ def test_both_paths_give_the_same_scores(fixture, graded_both_ways):
     assert through_otter == through_labkit, graded["otter"]["stderr"][-2000:]
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 def test_no_student_sees_a_hidden_test_line(graded_both_ways, autograder_zip):
     """Across every fixture: no hidden-test line in feedback.txt, the gradebook, or what
     Gradescope shows the student."""
@@ -63,7 +63,7 @@ def test_no_student_sees_a_hidden_test_line(graded_both_ways, autograder_zip):
     assert not leaks
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 def test_no_log_was_ever_unpickled(graded_both_ways):
     """Would a crafted .OTTER_LOG have been unpickled by either grader (it creates a marker)?"""
     assert "tampering/crafted_log.zip" in graded_both_ways

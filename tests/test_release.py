@@ -132,7 +132,7 @@ def test_hidden_test_reading_student_work_directly_is_refused(checkout):
 # --- gates that need the built release -----------------------------------------------------------
 
 
-@pytest.mark.slow
+@pytest.mark.release
 def test_hidden_test_leaking_into_the_student_notebook_is_refused(checkout):
     """Gate: is a hidden test's line pasted into a prompt caught, naming the file and question?"""
 
@@ -149,7 +149,7 @@ def test_hidden_test_leaking_into_the_student_notebook_is_refused(checkout):
     )
 
 
-@pytest.mark.slow
+@pytest.mark.release
 def test_failing_solution_is_refused(checkout):
     """Gate: does a solution that loses points fail the release, naming the question?"""
 
@@ -161,7 +161,7 @@ def test_failing_solution_is_refused(checkout):
     _assert_refused(checkout, "the solution, graded with the built zip: q_softmax scored")
 
 
-@pytest.mark.slow
+@pytest.mark.release
 def test_blank_that_earns_points_is_refused(checkout):
     """Gate: does a hidden test that a blank passes fail the release, naming the question?"""
 
@@ -179,7 +179,7 @@ def test_blank_that_earns_points_is_refused(checkout):
     _assert_refused(checkout, "the blank student notebook, graded with the built zip: q_z scored 1")
 
 
-@pytest.mark.slow
+@pytest.mark.release
 def test_student_notebook_failing_before_first_blank_is_refused(checkout):
     """Gate: does an error before the first blank fail the release, naming the cell?"""
 
@@ -194,7 +194,7 @@ def test_student_notebook_failing_before_first_blank_is_refused(checkout):
 # --- reproducibility and --check -----------------------------------------------------------------
 
 
-@pytest.mark.slow
+@pytest.mark.release
 def test_two_builds_give_the_same_bytes(tmp_path):
     """Do two builds of the same source, in different folders, give byte-identical releases?"""
     trees = []
@@ -209,14 +209,14 @@ def test_two_builds_give_the_same_bytes(tmp_path):
     assert any(k.startswith("student_template/photos/") for k in trees[0])
 
 
-@pytest.mark.slow
+@pytest.mark.release
 def test_committed_release_is_what_the_source_produces():
     """Is the committed release current (CI fails when assignment/ changed without a rebuild)?"""
     result = CliRunner().invoke(main, ["release", "--check"])
     assert result.exit_code == 0, result.output
 
 
-@pytest.mark.slow
+@pytest.mark.release
 def test_check_names_edited_and_stale_files(tmp_path):
     """Does --check name a hand-edited generated file, a stray file and a source edit?"""
     shutil.copytree(ROOT / "assignment", tmp_path / "assignment")
@@ -239,7 +239,7 @@ def test_check_names_edited_and_stale_files(tmp_path):
     assert "solutions/logreg_digits.ipynb (differs" in result.output
 
 
-@pytest.mark.slow
+@pytest.mark.release
 def test_release_publishes_exactly_the_release_files(checkout):
     """Does a good build replace the old release with exactly the four generated folders?"""
     result = CliRunner().invoke(main, ["release", "--root", str(checkout)])

@@ -625,7 +625,7 @@ def _wait_saved(section) -> None:
     section.locator(".save-state", has_text="saved").wait_for(timeout=10_000)
 
 
-@pytest.mark.slow
+@pytest.mark.browser
 def test_browser_grades_with_rubric_score_and_comment(browser, served, graded, artifacts):
     """Do a rubric click, a typed score and a comment all survive a reload?"""
     page = browser.new_page()
@@ -671,7 +671,7 @@ def test_browser_grades_with_rubric_score_and_comment(browser, served, graded, a
         assert store.grade("student_000.ipynb", "q_confusion").score == 2
 
 
-@pytest.mark.slow
+@pytest.mark.browser
 def test_browser_keyboard_applies_rubric_items(browser, served, graded):
     """Do j/k move between answers and a digit key apply that rubric item to the current one?"""
     with ReviewStore.open(graded) as store:
@@ -691,7 +691,7 @@ def test_browser_keyboard_applies_rubric_items(browser, served, graded):
         assert store.grade("student_000.ipynb", "q_l1_reading").score is None
 
 
-@pytest.mark.slow
+@pytest.mark.browser
 def test_browser_two_graders_at_once_both_save(browser, served, graded, artifacts):
     """Do two browser sessions grading the same question at the same time both save?"""
     pages = [browser.new_context().new_page() for _ in range(2)]
@@ -713,7 +713,7 @@ def test_browser_two_graders_at_once_both_save(browser, served, graded, artifact
     assert [scores[f"student_{i:03d}.ipynb"] for i in range(6)] == [2.0] * 6
 
 
-@pytest.mark.slow
+@pytest.mark.browser
 def test_browser_hostile_answer_runs_nothing(browser, served, artifacts):
     """Does the hostile answer leave the title alone and open no dialog on any page?"""
     page = browser.new_page()
@@ -735,7 +735,7 @@ def test_browser_hostile_answer_runs_nothing(browser, served, artifacts):
     assert hostile.locator("pre.as-text", has_text="<script>").count() == 1
 
 
-@pytest.mark.slow
+@pytest.mark.browser
 def test_browser_refused_score_shows_a_message(browser, served, graded, artifacts):
     """Is a score out of range refused with a visible message, and nothing saved?"""
     page = browser.new_page()
@@ -751,7 +751,7 @@ def test_browser_refused_score_shows_a_message(browser, served, graded, artifact
         assert store.grade("student_003.ipynb", "q_l1_reading").score is None
 
 
-@pytest.mark.slow
+@pytest.mark.browser
 def test_browser_post_without_csrf_token_gets_403(browser, served, graded):
     """From the app's own origin, is a fetch POST without the token refused with 403?"""
     page = browser.new_page()

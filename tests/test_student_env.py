@@ -20,7 +20,7 @@ from test_students import lab_pins, run_setup
 
 from labkit import release
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.registry
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDENT = ROOT / "student_template"

@@ -104,7 +104,7 @@ def test_expected_table_lists_exactly_the_fixtures():
             assert not row["flag"] and not row["note"], name
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 @pytest.mark.parametrize("case", CASES)
 def test_otter_run_scores(case, otter_graded):
     """Through ``otter run -a ZIP``: the honest work's score per question, no more."""
@@ -112,7 +112,7 @@ def test_otter_run_scores(case, otter_graded):
     assert otter_graded[case]["results"]["score"] == sum(EXPECTED[case]["scores"].values())
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 @pytest.mark.parametrize("case", CASES)
 def test_labkit_grade_scores(case, labkit_graded):
     """Through ``labkit grade``: the same scores per question."""
@@ -121,7 +121,7 @@ def test_labkit_grade_scores(case, labkit_graded):
     assert outcome.scores == EXPECTED[case]["scores"]
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 @pytest.mark.parametrize("case", CASES)
 def test_flags_reach_the_ta_only(case, otter_graded, labkit_graded):
     """The expected flag is in the TA-only entry, the grading log and the gradebook message."""
@@ -144,7 +144,7 @@ def test_flags_reach_the_ta_only(case, otter_graded, labkit_graded):
     assert flag not in labkit_graded[case]["feedback"]
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 @pytest.mark.parametrize("case", CASES)
 def test_students_see_no_hidden_test(case, otter_graded, labkit_graded, autograder_zip):
     """No line of a hidden test in what the student sees, through either grader."""
@@ -156,7 +156,7 @@ def test_students_see_no_hidden_test(case, otter_graded, labkit_graded, autograd
         assert "def test_" not in seen and "BEGIN TEST CONFIG" not in seen
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 @pytest.mark.parametrize("case", [c for c in CASES if EXPECTED[c]["note"]])
 def test_notes_reach_the_student(case, otter_graded, labkit_graded):
     """A cell skipped for hanging or killing the interpreter is named to the student."""
@@ -165,7 +165,7 @@ def test_notes_reach_the_student(case, otter_graded, labkit_graded):
     assert note in labkit_graded[case]["feedback"]
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 def test_exfiltration_was_really_attempted(otter_graded, autograder_zip):
     """Control: the notebook's attempt ran (its error reached the TA-only entry, not the public
     one). As root, student code runs as a user who cannot read the hidden tests, so the error is
@@ -179,14 +179,14 @@ def test_exfiltration_was_really_attempted(otter_graded, autograder_zip):
     assert "q_softmax: a public test fails" in tests["Public Tests"]["output"]
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 def test_crafted_log_is_never_unpickled(otter_graded, labkit_graded):
     """The export zip's crafted .OTTER_LOG would create a marker file when unpickled: none."""
     assert not otter_graded["crafted_log"]["marker"].exists()
     assert not labkit_graded["crafted_log"]["marker"].exists()
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 def test_no_daemon_survives_grading(otter_graded, labkit_graded):
     """The daemon started by ``leaves_a_daemon`` is gone once either grader is done."""
     assert otter_graded["leaves_a_daemon"] and labkit_graded["leaves_a_daemon"]
@@ -235,7 +235,7 @@ def in_kernel_graded(autograder_zip, tmp_path_factory) -> dict[str, dict]:
         return dict(zip(IN_KERNEL, graded, strict=True))
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 @pytest.mark.parametrize("case", PATCHES)
 def test_control_patch_fools_grading_inside_the_kernel(case, in_kernel_graded):
     """Control: with the tests in the student's kernel, the patch wins the softmax points."""
@@ -243,20 +243,20 @@ def test_control_patch_fools_grading_inside_the_kernel(case, in_kernel_graded):
     assert _otter_scores(in_kernel_graded[case])["q_softmax"] == 3
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 def test_control_exception_shows_hidden_tests_inside_the_kernel(in_kernel_graded, autograder_zip):
     """Control: with the tests in the student's kernel, students see hidden test lines."""
     seen = _otter_student_view(in_kernel_graded["raises_hidden_tests"])
     assert hidden_test_lines(autograder_zip) & {line.strip() for line in seen.splitlines()}
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 def test_control_crafted_log_is_unpickled_without_the_plugin(in_kernel_graded):
     """Control: stock otter (no plugin) unpickles the crafted log, creating the marker."""
     assert in_kernel_graded["crafted_log"]["marker"].exists()
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 def test_gradescope_layout_grades_with_the_zips_own_copy(autograder_zip, tmp_path):
     """Gradescope's way: the zip unpacked in /autograder's layout and ``run_otter.py`` run as a
     script, so ``labkit`` is imported from the zip itself. A numpy patch still earns nothing."""

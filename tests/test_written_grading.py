@@ -31,7 +31,7 @@ def read_gradebook(path: Path) -> dict[str, dict]:
         return {row["submission"]: row for row in csv.DictReader(handle)}
 
 
-@pytest.mark.slow
+@pytest.mark.graded
 def test_written_answers_are_collected_and_graded(tmp_path, autograder_zip):
     """Does labkit grade store the written answers, and a saved score reach the reports?"""
     inbox = tmp_path / "inbox"
