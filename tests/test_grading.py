@@ -177,6 +177,22 @@ def test_interrupted_run_leaves_a_consistent_gradebook(tmp_path, autograder_zip)
     assert {row["status"] for row in _read_gradebook(out / "gradebook.csv").values()} == {"ok"}
 
 
+def test_grade_options_are_described_once():
+    """Do the command's help and grade_batch take each setting's default and description from
+    GradeOptions (the timeout's 300 s written once)?"""
+    import inspect
+
+    from labkit.batch.options import GradeOptions
+
+    shown = " ".join(CliRunner().invoke(main, ["grade", "--help"]).output.split())
+    for name in ("jobs", "timeout", "memory_mb", "force", "scheduler"):
+        assert " ".join(GradeOptions.help(name).split()) in shown, name
+    assert "[default: 300.0]" in shown
+    defaults = inspect.signature(batch.grade_batch).parameters
+    assert defaults["timeout"].default == GradeOptions.timeout == 300.0
+    assert defaults["force"].default is GradeOptions.force is False
+
+
 def test_unknown_path_and_bad_zip_are_clear_errors(tmp_path):
     """Do a missing path and a non-zip autograder fail with a message naming them?"""
     bogus = tmp_path / "autograder.zip"
