@@ -200,3 +200,37 @@ def test_a_missing_folder_is_named(tmp_path):
     with pytest.raises(GradebookError, match="no such folder"):
         ReviewStore.open(tmp_path / "nope")
     assert not (tmp_path / "nope").exists()
+
+
+def test_an_older_store_keeps_its_grades_and_rebuilds_its_copies(out):
+    """Does a store of an older schema (its copies shaped otherwise) keep every grade, rubric
+    item and comment, and rebuild the copies from the folder?"""
+    with ReviewStore.open(out) as store:
+        item = store.add_rubric_item("q_essay", points=1, text="names the pairs")
+        store.apply_rubric_item("alice.ipynb", "q_essay", item.id, applied=True)
+        store.set_comment("bob.ipynb", "q_short", "see me")
+    db = sqlite3.connect(out / "review.sqlite")
+    db.executescript(
+        "DROP TABLE submissions; CREATE TABLE submissions (name TEXT PRIMARY KEY, status TEXT);"
+        "INSERT INTO submissions VALUES ('ghost.ipynb', 'ok'); PRAGMA user_version = 1;"
+    )
+    db.close()
+    with ReviewStore.open(out) as store:
+        assert [row.name for row in store.submissions()] == [
+            "alice.ipynb",
+            "bob.ipynb",
+            "carol.ipynb",
+        ]
+        assert store.grade("alice.ipynb", "q_essay").score == 1
+        assert store.grade("alice.ipynb", "q_essay").rubric_ids == (item.id,)
+        assert store.grade("bob.ipynb", "q_short").comment == "see me"
+
+
+def test_a_newer_store_is_refused(out):
+    """Is a store written by a newer schema refused with a message, not misread?"""
+    ReviewStore.open(out).close()
+    db = sqlite3.connect(out / "review.sqlite")
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(GradebookError, match="newer labkit"):
+        ReviewStore.open(out)
