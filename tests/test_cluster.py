@@ -37,8 +37,8 @@ from both_paths import QUESTIONS
 from click.testing import CliRunner
 from distributed import Client, LocalCluster
 
-from labkit import batch
-from labkit.batch import cluster, intake
+from labkit import batch, intake
+from labkit.batch import cluster
 from labkit.cli import main
 
 TESTS = Path(__file__).resolve().parent

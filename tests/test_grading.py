@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from labkit import batch
-from labkit.batch import intake
+from labkit import batch, intake
 from labkit.cli import main
 from labkit.gradebook import reports
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from labkit import intake
 from labkit.atomic import reproducible_zip
-from labkit.batch import intake
 
 NOTEBOOK = b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
 OTHER = b'{"cells": [], "metadata": {"x": 1}, "nbformat": 4, "nbformat_minor": 5}'

@@ -196,9 +196,9 @@ def test_judging_with_and_without_prepare_gives_one_verdict(counting, tmp_path):
 def _record_answers(autograder, paths: list[Path]) -> dict[str, bytes | None]:
     """Run each notebook as ``labkit grade`` does and keep its record of answers, unjudged."""
     from labkit.batch.forking import ForkRunner, ForkServer
-    from labkit.batch.intake import read_notebook
     from labkit.grader import pipeline
     from labkit.grader.isolation import student_user
+    from labkit.intake import read_notebook
 
     slots = 2
     runners = [
@@ -250,7 +250,7 @@ def _record_answers(autograder, paths: list[Path]) -> dict[str, bytes | None]:
 @pytest.fixture(scope="module")
 def lab(autograder_zip):
     """The lab's autograder, read as ``labkit grade`` reads it."""
-    from labkit.batch.intake import Autograder
+    from labkit.intake import Autograder
 
     return Autograder.load(autograder_zip)
 

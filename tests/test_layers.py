@@ -1,8 +1,9 @@
 """The kit's layers: which package may import which, so that no job loads another's stack.
 
 Bottom to top: ``atomic``, ``data`` -> ``grader`` (one notebook, shipped whole in the autograder
-zip) -> ``gradebook`` (the graded folder) -> ``batch``, ``review``, ``release`` (each a job of
-its own; none imports another) -> ``cli``. Imports inside functions count too.
+zip) -> ``gradebook`` (the graded folder) and ``intake`` (submissions and the autograder zip, as
+read) -> ``batch``, ``review``, ``release`` (each a job of its own; none imports another) ->
+``cli``. Imports inside functions count too.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ ALLOWED = {
     "labkit.students": BASE,
     "labkit.grader": {"labkit.grader"},
     "labkit.gradebook": BASE | {"labkit.grader", "labkit.gradebook"},
-    "labkit.batch": BASE | {"labkit.grader", "labkit.gradebook", "labkit.batch"},
+    "labkit.intake": BASE | {"labkit.grader", "labkit.gradebook"},
+    "labkit.batch": BASE | {"labkit.grader", "labkit.gradebook", "labkit.intake", "labkit.batch"},
     "labkit.review": BASE | {"labkit.gradebook", "labkit.review"},
     "labkit.release": BASE | {"labkit.students", "labkit.gradebook", "labkit.release"},
     "labkit.cli": None,  # the command line may reach every job

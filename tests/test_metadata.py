@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labkit.batch import intake
+from labkit import intake
 
 EXPORT = """\
 submission_101:

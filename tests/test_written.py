@@ -10,8 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from labkit import release
-from labkit.batch import intake
+from labkit import intake, release
 from labkit.gradebook import written
 from labkit.gradebook.written import BEGIN_MARKER, END_MARKER, PLACEHOLDER, extract_answers
 

@@ -1,6 +1,6 @@
 """Batch grading for TAs: ``labkit grade``, a folder of submissions graded without Docker.
 
-``run.grade_batch`` finds the submissions (``intake``), grades several at once in a ``Pool``
+``run.grade_batch`` finds the submissions (``labkit.intake``), grades several at once in a ``Pool``
 (``pools``: this machine's slots of ``grader``, or a Dask cluster's workers, ``cluster``), each
 through the same pipeline as the autograder zip (``labkit.grader.pipeline``) in a child of a fork
 server (``forking``, ``server``, ``channel``), and writes the graded folder (``labkit.gradebook``).
@@ -18,7 +18,7 @@ _EXPORTS = {
     "grade_batch": "labkit.batch.run",
     "Grader": "labkit.batch.grader",
     "GradeOptions": "labkit.batch.options",
-    "GradingError": "labkit.batch.intake",
+    "GradingError": "labkit.intake",
     "BatchResult": "labkit.gradebook.outcome",
     "Outcome": "labkit.gradebook.outcome",
     "Status": "labkit.gradebook.outcome",

@@ -33,11 +33,11 @@ from pathlib import Path, PurePosixPath
 import yaml
 from distributed import WorkerPlugin
 
-from labkit.batch import intake
+from labkit import intake
 from labkit.batch.grader import Grader
-from labkit.batch.intake import Autograder, GradingError, Submission
 from labkit.gradebook.outcome import Outcome, Status
 from labkit.grader import processes
+from labkit.intake import Autograder, GradingError, Submission
 
 KIT = "labkit"
 PYTHON = "python"

@@ -13,14 +13,14 @@ import queue
 import threading
 import time
 
-from labkit.batch import intake
+from labkit import intake
 from labkit.batch.forking import ForkRunner, ForkServer
-from labkit.batch.intake import Autograder, InvalidSubmission, Submission
 from labkit.gradebook import written
 from labkit.gradebook.outcome import Outcome, Status
 from labkit.grader import pipeline
 from labkit.grader.isolation import StudentUser, student_user
 from labkit.grader.verdict import Verdict
+from labkit.intake import Autograder, InvalidSubmission, Submission
 
 
 class Slot:

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Protocol
 
 from labkit.batch.grader import Grader
-from labkit.batch.intake import Autograder, GradingError, Submission
 from labkit.gradebook.outcome import Outcome
+from labkit.intake import Autograder, GradingError, Submission
 
 
 class Pool(Protocol):

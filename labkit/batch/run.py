@@ -12,15 +12,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from labkit import intake
 from labkit.atomic import write_atomically
-from labkit.batch import intake
-from labkit.batch.intake import Autograder, GradingError, Submission
 from labkit.batch.options import GradeOptions
 from labkit.batch.pools import make_pool
 from labkit.gradebook import reports
 from labkit.gradebook.folder import GradebookError, GradedFolder
 from labkit.gradebook.outcome import FINAL_STATUSES, BatchResult, Outcome, Status
 from labkit.gradebook.refresh import refresh_reports, stored_written_grades
+from labkit.intake import Autograder, GradingError, Submission
 
 
 def grade_batch(

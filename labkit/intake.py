@@ -1,5 +1,6 @@
-"""Intake for ``labkit grade``: what was submitted, and the autograder zip, checked before grading.
+"""Intake: what was submitted, and the autograder zip, read and checked before any job uses them.
 
+``labkit grade`` (``labkit.batch``) and ``labkit similarity`` read submissions through here.
 Everything a student uploaded is checked here first (empty files, broken JSON, zips without
 exactly one notebook at their top, as ``otter run`` finds it) and only the notebook itself is
 handed on: nothing of a zip is ever extracted (entries named outside it are flagged), and no
@@ -255,7 +256,7 @@ def read_notebook(path: Path) -> tuple[str, bytes]:
             )
         return read_notebook(candidates[0])
     if path.suffix == ".zip":
-        name, data = _notebook_from_zip(path)
+        name, data = notebook_from_zip(path)
     elif path.suffix == ".ipynb":
         name, data = path.name, path.read_bytes()
     else:
@@ -275,7 +276,7 @@ def read_notebook(path: Path) -> tuple[str, bytes]:
     return name, data
 
 
-def _notebook_from_zip(path: Path) -> tuple[str, bytes]:
+def notebook_from_zip(path: Path) -> tuple[str, bytes]:
     """Return the notebook at the top level of an exported zip: the one ``otter run`` grades.
 
     Otter extracts the zip (dropping ``..``, ``.`` and leading ``/`` from each entry's path, a
