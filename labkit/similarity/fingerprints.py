@@ -1,0 +1,119 @@
+"""Fingerprints of a document: hashed k-grams of its tokens, selected by winnowing.
+
+A k-gram is a run of ``k`` consecutive tokens. Every k-gram is hashed to 64 bits with a hash
+that is the same in every process and on every machine (each distinct token through BLAKE2b,
+then a polynomial over the k-gram), so the same input always selects the same fingerprints.
+Winnowing (Schleimer, Wilkerson and Aiken, 2003) keeps, in every window of ``window``
+consecutive k-grams, the one of smallest hash (the rightmost, on a tie): a shared run of at
+least ``window + k - 1`` tokens always shares a fingerprint, and about ``2 / (window + 1)`` of
+the k-grams are kept.
+
+The handed-out material is removed here, k-gram by k-gram: a k-gram whose hash is one of the
+handed-out notebook's is not a fingerprint, and its tokens are not the student's own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from labkit.similarity.tokens import Tokens
+
+_MULTIPLIER = np.uint64(0x100000001B3)  # odd: the polynomial hash of a k-gram
+MAX_POSITIONS = 8  # occurrences of one fingerprint kept per document (repeated code)
+
+
+class TokenHasher:
+    """64-bit hashes of tokens, the same in every process (Python's ``hash`` is salted)."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, int] = {}
+
+    def __call__(self, norm: list[str]) -> np.ndarray:
+        """The hash of each token, as an array of ``uint64``."""
+        known = self._known
+        for token in norm:
+            if token not in known:
+                digest = hashlib.blake2b(token.encode("utf-8", "replace"), digest_size=8)
+                known[token] = int.from_bytes(digest.digest(), "little")
+        return np.fromiter((known[t] for t in norm), dtype=np.uint64, count=len(norm))
+
+
+def kgram_hashes(token_hashes: np.ndarray, k: int) -> np.ndarray:
+    """The hash of every k-gram (``len - k + 1`` of them; none for a shorter document)."""
+    count = len(token_hashes) - k + 1
+    if count <= 0:
+        return np.zeros(0, dtype=np.uint64)
+    hashes = np.zeros(count, dtype=np.uint64)
+    for offset in range(k):  # overflow wraps modulo 2**64, as meant
+        hashes = hashes * _MULTIPLIER + token_hashes[offset : offset + count]
+    return hashes ^ (hashes >> np.uint64(31))
+
+
+def winnow(hashes: np.ndarray, window: int) -> np.ndarray:
+    """The positions winnowing selects, sorted: the rightmost minimum of each window.
+
+    A document with fewer k-grams than ``window`` keeps its smallest one; ``window`` 1 keeps all.
+    """
+    if len(hashes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if window <= 1:
+        return np.arange(len(hashes), dtype=np.int64)
+    window = min(window, len(hashes))
+    reversed_windows = sliding_window_view(hashes, window)[:, ::-1]
+    rightmost = window - 1 - np.argmin(reversed_windows, axis=1)
+    return np.unique(np.arange(len(rightmost), dtype=np.int64) + rightmost)
+
+
+@dataclass
+class Document:
+    """One answer, fingerprinted: what the comparison of a question needs of it."""
+
+    submission: str
+    text: str
+    tokens: Tokens
+    handed_out: np.ndarray  # per token: inside a k-gram of the handed-out notebook
+    fingerprints: dict[int, list[int]] = field(default_factory=dict)  # hash -> k-gram starts
+
+    @property
+    def own_tokens(self) -> int:
+        """Tokens that are not the handed-out material's."""
+        return int(len(self.tokens) - self.handed_out.sum())
+
+
+def handed_out_hashes(snippets: list[Tokens], hasher: TokenHasher, k: int) -> np.ndarray:
+    """Every k-gram hash of the handed-out snippets, sorted and unique."""
+    parts = [kgram_hashes(hasher(s.norm), k) for s in snippets]
+    return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.uint64)
+
+
+def fingerprint(
+    submission: str,
+    text: str,
+    tokens: Tokens,
+    *,
+    hasher: TokenHasher,
+    k: int,
+    window: int,
+    handed_out: np.ndarray,
+) -> Document:
+    """Fingerprint one answer; k-grams found in ``handed_out`` (sorted hashes) are left out."""
+    hashes = kgram_hashes(hasher(tokens.norm), k)
+    given = np.isin(hashes, handed_out, assume_unique=False) if len(handed_out) else None
+    marks = np.zeros(len(tokens) + 1, dtype=np.int64)
+    if given is not None and given.any():
+        starts = np.flatnonzero(given)
+        np.add.at(marks, starts, 1)
+        np.add.at(marks, starts + k, -1)
+    covered = np.cumsum(marks[: len(tokens)]) > 0
+    fingerprints: dict[int, list[int]] = {}
+    for position in winnow(hashes, window).tolist():
+        if given is not None and given[position]:
+            continue
+        positions = fingerprints.setdefault(int(hashes[position]), [])
+        if len(positions) < MAX_POSITIONS:
+            positions.append(position)
+    return Document(submission, text, tokens, covered, fingerprints)
