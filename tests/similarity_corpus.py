@@ -13,7 +13,7 @@ planted in them:
   renamed (the second also with comments added and spaces removed), so the three form a
   cluster; the first also copies ``honest_0``'s ``q_modified_digit`` answer with small edits;
 - ``copy_reordered``: ``honest_1``'s code with its helper functions in another order and
-  comments added;
+  comments added (its ``q_predict``, one line long, is too short to be evidence);
 - ``copy_commented``: ``honest_2``'s code with comments, blank lines and other spacing;
 - ``copy_partial``: ``honest_3``'s ``q_softmax`` and ``q_preprocess``, renamed; nothing else;
 - ``copy_written``: no code; ``honest_4``'s ``q_confusion`` answer with small edits and
@@ -740,6 +740,7 @@ class Corpus:
     folder: Path
     names: list[str] = field(default_factory=list)
     planted: set[tuple[str, str, str]] = field(default_factory=set)  # (question, a, b), a < b
+    too_short: set[tuple[str, str, str]] = field(default_factory=set)  # planted, one line long
     blank: list[str] = field(default_factory=list)
 
     def plant(self, questions, *names: str) -> None:
@@ -879,6 +880,8 @@ def build_corpus(folder: Path) -> Corpus:
 
     works["copy_reordered"] = reordered(works["honest_1"], seed=11)
     corpus.plant(code_questions, "honest_1", "copy_reordered")
+    # honest_1's q_predict is one line, ``return classes[np.argmax(probs)]``: no evidence.
+    corpus.too_short.add(("q_predict", "copy_reordered", "honest_1"))
 
     works["copy_commented"] = transformed(
         works["honest_2"], lambda s: add_comments(respace(s), seed=13)
@@ -917,6 +920,7 @@ def build_corpus(folder: Path) -> Corpus:
         path.write_text(json.dumps(notebook(work), indent=1, ensure_ascii=False) + "\n")
         corpus.names.append(path.name)
     corpus.planted = {(q, f"{a}.ipynb", f"{b}.ipynb") for q, a, b in corpus.planted}
+    corpus.too_short = {(q, f"{a}.ipynb", f"{b}.ipynb") for q, a, b in corpus.too_short}
     return corpus
 
 

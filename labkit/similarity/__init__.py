@@ -16,7 +16,12 @@ left out. The modules, by job:
 """
 
 from labkit.similarity.engine import Settings
-from labkit.similarity.run import DEFAULT_TEMPLATE, build_report, write_similarity_report
+from labkit.similarity.run import (
+    DEFAULT_TEMPLATE,
+    build_report,
+    summary_text,
+    write_similarity_report,
+)
 from labkit.similarity.sources import (
     SimilarityError,
     questions_from_autograder,
@@ -30,5 +35,6 @@ __all__ = [
     "build_report",
     "questions_from_autograder",
     "questions_from_graded",
+    "summary_text",
     "write_similarity_report",
 ]

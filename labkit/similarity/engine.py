@@ -136,8 +136,12 @@ def compare_question(
         result.notes.append(f"only the {settings.max_pairs} most similar pairs are listed")
     result.clusters = clusters(measured)
     result.pairs = measured[: settings.max_pairs]
-    for pair in result.pairs:
-        pair.fragments = sorted(pair.fragments, key=lambda f: (-f.length, f.a_tokens, f.b_tokens))
+    for pair in result.pairs:  # the fragments come longest first
+        if len(pair.fragments) > settings.max_fragments:
+            result.notes.append(
+                f"{pair.a} and {pair.b}: only the {settings.max_fragments} longest of "
+                f"{len(pair.fragments)} shared fragments are listed"
+            )
         pair.fragments = sorted(pair.fragments[: settings.max_fragments], key=_position)
     return result
 
@@ -196,6 +200,7 @@ def measure(a: Document, b: Document, *, k: int) -> Pair:
                     ea, eb = ea - 1, eb - 1
                 if ea > sa:
                     fragments.append(_fragment(a, b, (sa, ea), (sb, eb)))
+    fragments = _distinct(fragments, len(norm_a), len(norm_b))
     covered_a, own_a = _coverage(a, [f.a_tokens for f in fragments])
     covered_b, own_b = _coverage(b, [f.b_tokens for f in fragments])
     return Pair(
@@ -207,6 +212,20 @@ def measure(a: Document, b: Document, *, k: int) -> Pair:
         shared_fingerprints=0,
         fragments=fragments,
     )
+
+
+def _distinct(fragments: list[Fragment], length_a: int, length_b: int) -> list[Fragment]:
+    """The fragments, longest first, less those whose tokens longer ones already cover on both
+    sides (repeated code matches its repetitions too)."""
+    seen_a, seen_b = np.zeros(length_a, dtype=bool), np.zeros(length_b, dtype=bool)
+    kept = []
+    for fragment in sorted(fragments, key=lambda f: (-f.length, f.a_tokens, f.b_tokens)):
+        run_a, run_b = slice(*fragment.a_tokens), slice(*fragment.b_tokens)
+        if seen_a[run_a].all() and seen_b[run_b].all():
+            continue
+        seen_a[run_a], seen_b[run_b] = True, True
+        kept.append(fragment)
+    return kept
 
 
 def _fragment(a: Document, b: Document, run_a: tuple, run_b: tuple) -> Fragment:

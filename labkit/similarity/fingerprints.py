@@ -8,8 +8,11 @@ consecutive k-grams, the one of smallest hash (the rightmost, on a tie): a share
 least ``window + k - 1`` tokens always shares a fingerprint, and about ``2 / (window + 1)`` of
 the k-grams are kept.
 
-The handed-out material is removed here, k-gram by k-gram: a k-gram whose hash is one of the
-handed-out notebook's is not a fingerprint, and its tokens are not the student's own.
+The handed-out material is removed here. A k-gram whose hash is one of the handed-out
+notebook's is not a fingerprint, and its tokens are not the student's own; nor, for code, are
+the tokens of a line that is, token for token, a line of the handed-out notebook's code (the
+``def`` line of a stub, ``grader.check("q_z")``: lines shorter than a k-gram, or whose
+neighbours in the student's cell differ from the handed-out ones).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from labkit.similarity.tokens import Tokens
+from labkit.similarity.tokens import Tokens, line_keys
 
 _MULTIPLIER = np.uint64(0x100000001B3)  # odd: the polynomial hash of a k-gram
 MAX_POSITIONS = 8  # occurrences of one fingerprint kept per document (repeated code)
@@ -84,10 +87,21 @@ class Document:
         return int(len(self.tokens) - self.handed_out.sum())
 
 
-def handed_out_hashes(snippets: list[Tokens], hasher: TokenHasher, k: int) -> np.ndarray:
-    """Every k-gram hash of the handed-out snippets, sorted and unique."""
-    parts = [kgram_hashes(hasher(s.norm), k) for s in snippets]
-    return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.uint64)
+@dataclass(frozen=True)
+class Given:
+    """The handed-out material as ``fingerprint`` leaves it out: k-gram hashes, code lines."""
+
+    hashes: np.ndarray  # sorted, unique
+    lines: frozenset = frozenset()  # each line's tokens as written (code only)
+
+
+def given_material(snippets: list[tuple[str, Tokens]], hasher, k: int, *, lines: bool) -> Given:
+    """The handed-out material of ``(text, tokens)`` snippets: every k-gram hash, and (for code,
+    ``lines``) every line."""
+    parts = [kgram_hashes(hasher(tokens.norm), k) for _, tokens in snippets]
+    hashes = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.uint64)
+    keys = {key for text, tokens in snippets for key in line_keys(text, tokens)} if lines else ()
+    return Given(hashes=hashes, lines=frozenset(keys))
 
 
 def fingerprint(
@@ -98,17 +112,20 @@ def fingerprint(
     hasher: TokenHasher,
     k: int,
     window: int,
-    handed_out: np.ndarray,
+    handed_out: Given,
 ) -> Document:
-    """Fingerprint one answer; k-grams found in ``handed_out`` (sorted hashes) are left out."""
+    """Fingerprint one answer, leaving out what was handed out (see the module docstring)."""
     hashes = kgram_hashes(hasher(tokens.norm), k)
-    given = np.isin(hashes, handed_out, assume_unique=False) if len(handed_out) else None
+    given = np.isin(hashes, handed_out.hashes) if len(handed_out.hashes) else None
     marks = np.zeros(len(tokens) + 1, dtype=np.int64)
     if given is not None and given.any():
         starts = np.flatnonzero(given)
         np.add.at(marks, starts, 1)
         np.add.at(marks, starts + k, -1)
     covered = np.cumsum(marks[: len(tokens)]) > 0
+    if handed_out.lines:
+        keys = line_keys(text, tokens)
+        covered |= np.fromiter((key in handed_out.lines for key in keys), bool, len(keys))
     fingerprints: dict[int, list[int]] = {}
     for position in winnow(hashes, window).tolist():
         if given is not None and given[position]:

@@ -20,7 +20,7 @@ from labkit.similarity.extract import (
     handed_out,
     prompts_of,
 )
-from labkit.similarity.fingerprints import TokenHasher, fingerprint, handed_out_hashes
+from labkit.similarity.fingerprints import TokenHasher, fingerprint, given_material
 from labkit.similarity.sources import Submitted, read_submissions, read_template
 from labkit.similarity.tokens import code_tokens, text_tokens
 
@@ -122,7 +122,7 @@ def build_report(
                 answers=of_question,
                 documents=documents,
                 result=result,
-                handed_out_fingerprints=len(given[question.kind]),
+                handed_out_fingerprints=len(given[question.kind].hashes),
             )
         )
     return report_module.assemble(
@@ -147,12 +147,15 @@ def _answers(entry: Submitted, questions, written, prompts) -> dict[str, Answer]
 
 
 def handed_out_material(cells: list[dict], autograded: list[str], settings: Settings) -> dict:
-    """The sorted k-gram hashes of the handed-out notebook, for code and for text."""
+    """What the handed-out notebook gives, as ``fingerprint`` leaves it out: for code, its
+    k-grams and lines; for text, its k-grams of words."""
     given = handed_out(cells, autograded)
     hasher = TokenHasher()
+    code = [(s, code_tokens(s)) for s in given.code]
+    text = [(s, text_tokens(s)) for s in given.text]
     return {
-        CODE: handed_out_hashes([code_tokens(s) for s in given.code], hasher, settings.code.k),
-        TEXT: handed_out_hashes([text_tokens(s) for s in given.text], hasher, settings.text.k),
+        CODE: given_material(code, hasher, settings.code.k, lines=True),
+        TEXT: given_material(text, hasher, settings.text.k, lines=False),
     }
 
 
@@ -181,3 +184,27 @@ def _run_notes(submitted: list[Submitted], questions: list[Question]) -> list[st
     if not questions:
         notes.append("no questions to compare")
     return notes
+
+
+def summary_text(report: dict) -> str:
+    """What ``labkit similarity`` prints: pairs and clusters per question, unread submissions."""
+    settings = report["settings"]
+    lines = [
+        f"{len(report['submissions'])} submissions, {len(report['questions'])} questions; "
+        f"pairs listed from similarity {settings['threshold']:.2f}, fragments in more than "
+        f"{settings['max_share']:.0%} of the submissions left out"
+    ]
+    width = max((len(q["name"]) for q in report["questions"]), default=0)
+    for question in report["questions"]:
+        pairs, groups = len(question["pairs"]), len(question["clusters"])
+        top = f", most similar {question['pairs'][0]['similarity']:.2f}" if pairs else ""
+        lines.append(
+            f"  {question['name']:<{width}}  {pairs:>4} pair(s), {groups} cluster(s) of 3 or "
+            f"more{top} ({question['compared']} answers compared)"
+        )
+    for name, entry in sorted(report["submissions"].items()):
+        if not entry["read"]:
+            lines.append(f"not read: {name}: {'; '.join(entry['notes'])}")
+    lines += report["notes"]
+    lines.append(report_module.ABOUT)
+    return "\n".join(lines)

@@ -119,6 +119,23 @@ def _tokens(norm: list[str], starts: list[int], ends: list[int], *, cut: bool) -
     )
 
 
+def line_keys(text: str, tokens: Tokens) -> list[tuple[str, ...]]:
+    """For each token, the tokens of its line as written (comments and spacing aside)."""
+    if not len(tokens):
+        return []
+    lines = np.searchsorted(np.asarray(_newlines(text), dtype=np.int64), tokens.starts, "right")
+    raw = [text[s:e] for s, e in zip(tokens.starts.tolist(), tokens.ends.tolist(), strict=True)]
+    keys: dict[int, list[str]] = {}
+    for line, token in zip(lines.tolist(), raw, strict=True):
+        keys.setdefault(line, []).append(token)
+    frozen = {line: tuple(words) for line, words in keys.items()}
+    return [frozen[line] for line in lines.tolist()]
+
+
+def _newlines(text: str) -> list[int]:
+    return [match.start() for match in re.finditer("\n", text)]
+
+
 def inline_code(markdown: str) -> list[str]:
     """The code a markdown text shows: its fenced blocks and its `inline code` spans."""
     fenced = re.findall(r"```[^\n]*\n(.*?)```", markdown, flags=re.DOTALL)
