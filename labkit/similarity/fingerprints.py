@@ -87,6 +87,12 @@ class Document:
         return int(len(self.tokens) - self.handed_out.sum())
 
 
+def _members(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
+    """Which of ``values`` are in ``sorted_unique`` (a binary search each)."""
+    at = np.minimum(np.searchsorted(sorted_unique, values), len(sorted_unique) - 1)
+    return sorted_unique[at] == values
+
+
 @dataclass(frozen=True)
 class Given:
     """The handed-out material as ``fingerprint`` leaves it out: k-gram hashes, code lines."""
@@ -100,7 +106,7 @@ def given_material(snippets: list[tuple[str, Tokens]], hasher, k: int, *, lines:
     ``lines``) every line."""
     parts = [kgram_hashes(hasher(tokens.norm), k) for _, tokens in snippets]
     hashes = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.uint64)
-    keys = {key for text, tokens in snippets for key in line_keys(text, tokens)} if lines else ()
+    keys = {key for text, tokens in snippets for key in line_keys(text, tokens)[1]} if lines else ()
     return Given(hashes=hashes, lines=frozenset(keys))
 
 
@@ -116,16 +122,17 @@ def fingerprint(
 ) -> Document:
     """Fingerprint one answer, leaving out what was handed out (see the module docstring)."""
     hashes = kgram_hashes(hasher(tokens.norm), k)
-    given = np.isin(hashes, handed_out.hashes) if len(handed_out.hashes) else None
+    given = _members(hashes, handed_out.hashes) if len(handed_out.hashes) else None
     marks = np.zeros(len(tokens) + 1, dtype=np.int64)
     if given is not None and given.any():
         starts = np.flatnonzero(given)
         np.add.at(marks, starts, 1)
         np.add.at(marks, starts + k, -1)
     covered = np.cumsum(marks[: len(tokens)]) > 0
-    if handed_out.lines:
-        keys = line_keys(text, tokens)
-        covered |= np.fromiter((key in handed_out.lines for key in keys), bool, len(keys))
+    if handed_out.lines and len(tokens):
+        line_of, keys = line_keys(text, tokens)
+        given_lines = np.fromiter((key in handed_out.lines for key in keys), bool, len(keys))
+        covered |= given_lines[line_of]
     fingerprints: dict[int, list[int]] = {}
     for position in winnow(hashes, window).tolist():
         if given is not None and given[position]:

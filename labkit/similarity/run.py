@@ -3,6 +3,8 @@ similarity``, which ``labkit grade`` can also call at the end of a batch."""
 
 from __future__ import annotations
 
+import functools
+import json
 from pathlib import Path
 
 from labkit.atomic import write_atomically
@@ -149,13 +151,20 @@ def _answers(entry: Submitted, questions, written, prompts) -> dict[str, Answer]
 def handed_out_material(cells: list[dict], autograded: list[str], settings: Settings) -> dict:
     """What the handed-out notebook gives, as ``fingerprint`` leaves it out: for code, its
     k-grams and lines; for text, its k-grams of words."""
-    given = handed_out(cells, autograded)
+    key = json.dumps(cells, sort_keys=True, default=str)
+    return _material(key, tuple(autograded), settings.code.k, settings.text.k)
+
+
+@functools.lru_cache(maxsize=4)
+def _material(cells_json: str, autograded: tuple, code_k: int, text_k: int) -> dict:
+    """``handed_out_material``, computed once per notebook and settings in a process."""
+    given = handed_out(json.loads(cells_json), list(autograded))
     hasher = TokenHasher()
     code = [(s, code_tokens(s)) for s in given.code]
     text = [(s, text_tokens(s)) for s in given.text]
     return {
-        CODE: given_material(code, hasher, settings.code.k, lines=True),
-        TEXT: given_material(text, hasher, settings.text.k, lines=False),
+        CODE: given_material(code, hasher, code_k, lines=True),
+        TEXT: given_material(text, hasher, text_k, lines=False),
     }
 
 

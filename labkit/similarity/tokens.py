@@ -30,6 +30,7 @@ from pygments.lexers import PythonLexer
 from pygments.token import Comment, Keyword, Name, Number, String, Text
 
 MAX_TOKENS = 20_000  # of one answer; the rest is left out, with a note
+MAX_LINE_TOKENS = 200  # a longer line is never compared with the handed-out lines
 
 _WORD = re.compile(r"\w+")
 _KEPT_NAMES = (Name.Builtin, Name.Exception, Name.Namespace, Name.Function.Magic)
@@ -59,17 +60,24 @@ def code_tokens(text: str, *, limit: int = MAX_TOKENS) -> Tokens:
     in_string = False  # the last token kept was (part of) a string literal
     for index, kind, value in PythonLexer().get_tokens_unprocessed(text):
         end = index + len(value)
-        if kind in Text or kind in Comment or kind in String.Doc:
+        category = _category(kind)
+        if category is _SKIP:
             in_string = False
             continue
-        if kind in String:
+        if category is _STRING:
             if in_string:  # the next piece of one literal (prefix, quotes, escapes, body)
                 ends[-1] = end
                 continue
             token, in_string = "S", True
         else:
             in_string = False
-            token = _code_token(kind, value, norm)
+            if category is _NAME:  # an attribute, or a builtin constant, keeps its name
+                kept = (norm and norm[-1] == ".") or value in _BUILTIN_CONSTANTS
+                token = value if kept else "V"
+            elif category is _VERBATIM:
+                token = value
+            else:
+                token = value.strip() or value
             if value == "=" and depth > 0 and norm and norm[-1] == "V":
                 norm[-1] = text[starts[-1] : ends[-1]]  # a keyword argument keeps its name
             if value in _OPENING:
@@ -84,16 +92,28 @@ def code_tokens(text: str, *, limit: int = MAX_TOKENS) -> Tokens:
     return _tokens(norm, starts, ends, cut=False)
 
 
-def _code_token(kind, value: str, before: list[str]) -> str:
-    if kind in Name:
-        if kind in Name.Builtin.Pseudo:  # self, cls: names a student may choose
-            return value if value in ("Ellipsis", "NotImplemented") else "V"
-        if any(kind in kept for kept in _KEPT_NAMES) or (before and before[-1] == "."):
-            return value
-        return "V"
-    if kind in Keyword or kind in Number:
-        return value
-    return value.strip() or value
+_SKIP, _STRING, _NAME, _VERBATIM, _OTHER = (object() for _ in range(5))
+_BUILTIN_CONSTANTS = ("Ellipsis", "NotImplemented")
+_categories: dict = {}
+
+
+def _category(kind) -> object:
+    """What becomes of a token of this Pygments type (decided once per type)."""
+    if kind not in _categories:
+        if kind in Text or kind in Comment or kind in String.Doc:
+            found = _SKIP
+        elif kind in String:
+            found = _STRING
+        elif kind in Name.Builtin.Pseudo:  # self, cls: names a student may choose
+            found = _NAME
+        elif kind in Name:
+            found = _VERBATIM if any(kind in kept for kept in _KEPT_NAMES) else _NAME
+        elif kind in Keyword or kind in Number:
+            found = _VERBATIM
+        else:
+            found = _OTHER
+        _categories[kind] = found
+    return _categories[kind]
 
 
 def text_tokens(text: str, *, limit: int = MAX_TOKENS) -> Tokens:
@@ -119,17 +139,22 @@ def _tokens(norm: list[str], starts: list[int], ends: list[int], *, cut: bool) -
     )
 
 
-def line_keys(text: str, tokens: Tokens) -> list[tuple[str, ...]]:
-    """For each token, the tokens of its line as written (comments and spacing aside)."""
+def line_keys(text: str, tokens: Tokens) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+    """The line of each token (an index into the second list), and each line's tokens as
+    written (comments and spacing aside; a line of more than ``MAX_LINE_TOKENS`` is ``()``)."""
     if not len(tokens):
-        return []
-    lines = np.searchsorted(np.asarray(_newlines(text), dtype=np.int64), tokens.starts, "right")
-    raw = [text[s:e] for s, e in zip(tokens.starts.tolist(), tokens.ends.tolist(), strict=True)]
-    keys: dict[int, list[str]] = {}
-    for line, token in zip(lines.tolist(), raw, strict=True):
-        keys.setdefault(line, []).append(token)
-    frozen = {line: tuple(words) for line, words in keys.items()}
-    return [frozen[line] for line in lines.tolist()]
+        return np.zeros(0, dtype=np.int64), []
+    numbers = np.searchsorted(np.asarray(_newlines(text), dtype=np.int64), tokens.starts, "right")
+    distinct, line_of = np.unique(numbers, return_inverse=True)
+    bounds = np.searchsorted(line_of, np.arange(len(distinct) + 1))
+    starts, ends = tokens.starts.tolist(), tokens.ends.tolist()
+    keys = []
+    for first, last in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if last - first > MAX_LINE_TOKENS:
+            keys.append(())
+        else:
+            keys.append(tuple(text[starts[n] : ends[n]] for n in range(first, last)))
+    return line_of, keys
 
 
 def _newlines(text: str) -> list[int]:
