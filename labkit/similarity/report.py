@@ -54,9 +54,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 
 import numpy as np
-import pygments
 
 from labkit.similarity.engine import MIN_COMMON, KindSettings, QuestionResult, Settings
 from labkit.similarity.extract import Answer, Question
@@ -93,7 +93,7 @@ def settings_entry(settings: Settings) -> dict:
         "min_common": MIN_COMMON,
         "max_pairs": settings.max_pairs,
         "max_fragments": settings.max_fragments,
-        "tokenizer": f"pygments {pygments.__version__} (PythonLexer)",
+        "tokenizer": f"Python {sys.version_info.major}.{sys.version_info.minor} tokenize",
         "code": kind(settings.code),
         "text": kind(settings.text),
     }

@@ -3,18 +3,18 @@
 Each token keeps where it came from (character offsets in the text it was read from), so that a
 shared run of tokens becomes a span of the student's own text.
 
-Code is read with Pygments' Python lexer, which never raises: a cell that does not parse (a
-typo, an unclosed bracket, a ``%magic`` or ``!shell`` line) is tokenised all the same. Nothing
-is run. The normalisation:
+Code is read with Python's own tokenizer (the standard library's ``tokenize``), which reads a
+cell that does not parse all the same: where it stops (an unindent that matches no block, a
+string never closed), reading resumes on the next line. A ``%magic`` or ``!shell`` line is read
+as the characters it holds. Nothing is run. The normalisation:
 
-- whitespace, comments and docstrings are dropped;
-- a name a student chose (a variable, a parameter, a function or class they define) becomes
-  ``V`` (``self`` and ``cls`` too); names no renaming touches stay as they are: builtins
-  (``len``, ``range``), attributes
-  (the ``exp`` of ``np.exp``), keyword arguments (the ``axis`` of ``axis=-1``) and module names
-  in imports;
-- a string literal becomes one token ``S`` (its wording is easy to change); keywords, numbers,
-  operators and brackets stay as they are.
+- whitespace, comments and docstrings (a statement that is only a string) are dropped;
+- a name a student chose (a variable, a parameter, a function or class they define, ``self``)
+  becomes ``V``; names no renaming touches stay as they are: keywords, builtins (``len``,
+  ``range``), attributes (the ``exp`` of ``np.exp``), keyword arguments (the ``axis`` of
+  ``axis=-1``) and the names of an import statement;
+- a string literal becomes one token ``S`` (its wording is easy to change); numbers, operators
+  and brackets stay as they are.
 
 Text (written answers) is a sequence of words, case-folded: letters and digits only, so that
 markdown, punctuation and line breaks do not count.
@@ -22,20 +22,29 @@ markdown, punctuation and line breaks do not count.
 
 from __future__ import annotations
 
+import builtins
+import io
+import keyword
 import re
+import tokenize
 from dataclasses import dataclass, field
 
 import numpy as np
-from pygments.lexers import PythonLexer
-from pygments.token import Comment, Keyword, Name, Number, String, Text
 
 MAX_TOKENS = 20_000  # of one answer; the rest is left out, with a note
 MAX_LINE_TOKENS = 200  # a longer line is never compared with the handed-out lines
+MAX_RESTARTS = 100  # places where the tokenizer stopped and reading resumed, per answer
 
 _WORD = re.compile(r"\w+")
-_KEPT_NAMES = (Name.Builtin, Name.Exception, Name.Namespace, Name.Function.Magic)
-_KEPT_NAMES += (Name.Variable.Magic,)
 _OPENING, _CLOSING = "([{", ")]}"
+_KEPT = frozenset(dir(builtins)) | frozenset(keyword.kwlist)
+_SKIPPED = {tokenize.COMMENT, tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING}
+_STRINGS = {tokenize.STRING} | {  # Python 3.12 splits f-strings into pieces
+    getattr(tokenize, name)
+    for name in ("FSTRING_START", "FSTRING_MIDDLE", "FSTRING_END")
+    if hasattr(tokenize, name)
+}
+_ENDS = {tokenize.NEWLINE, tokenize.ENDMARKER}
 
 
 @dataclass
@@ -45,10 +54,36 @@ class Tokens:
     norm: list[str] = field(default_factory=list)
     starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     ends: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    cut: bool = False  # more than MAX_TOKENS: the rest was left out
+    cut: bool = False  # more than MAX_TOKENS (or the tokenizer gave up): the rest is left out
 
     def __len__(self) -> int:
         return len(self.norm)
+
+
+def _python_tokens(text: str):
+    """``(type, string, start, end)`` of each token, offsets into ``text``; reading resumes on
+    the next line wherever the tokenizer stops. Yields ``None`` last if it gave up."""
+    parts = text.split("\n")  # lines as the tokenizer's reader splits them
+    lines = [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+    offsets = np.concatenate([[0], np.cumsum([len(line) for line in lines])]).tolist()
+    first = 0
+    for _ in range(MAX_RESTARTS):
+        reached = first
+        reader = io.StringIO("".join(lines[first:])).readline
+        try:
+            for kind, string, (row, col), (end_row, end_col), _ in tokenize.generate_tokens(reader):
+                reached = first + row - 1
+                yield kind, string, offsets[reached] + col, offsets[first + end_row - 1] + end_col
+            return
+        except (tokenize.TokenError, SyntaxError) as error:  # IndentationError included
+            row = getattr(error, "lineno", None)
+            if row is None and len(error.args) > 1 and isinstance(error.args[1], tuple):
+                row = error.args[1][0]
+            failed = first + max((row or 1) - 1, 0) if row else reached
+            first = failed if failed > first else failed + 1
+            if first >= len(lines):
+                return
+    yield None
 
 
 def code_tokens(text: str, *, limit: int = MAX_TOKENS) -> Tokens:
@@ -57,63 +92,56 @@ def code_tokens(text: str, *, limit: int = MAX_TOKENS) -> Tokens:
     starts: list[int] = []
     ends: list[int] = []
     depth = 0
-    in_string = False  # the last token kept was (part of) a string literal
-    for index, kind, value in PythonLexer().get_tokens_unprocessed(text):
-        end = index + len(value)
-        category = _category(kind)
-        if category is _SKIP:
-            in_string = False
+    in_string = in_import = False
+    line_start = True  # the next token starts a statement
+    pending: tuple[int, int] | None = None  # a string starting a statement: a docstring?
+    for found in _python_tokens(text):
+        if found is None or len(norm) >= limit:
+            return _tokens(norm, starts, ends, cut=True)
+        kind, string, start, end = found
+        if kind in _SKIPPED or (kind == tokenize.ERRORTOKEN and not string.strip()):
             continue
-        if category is _STRING:
-            if in_string:  # the next piece of one literal (prefix, quotes, escapes, body)
-                ends[-1] = end
+        if pending is not None and kind not in _STRINGS:
+            if kind not in _ENDS:  # not a docstring after all
+                norm.append("S")
+                starts.append(pending[0])
+                ends.append(pending[1])
+            pending = None
+        if kind in _ENDS:
+            line_start, in_string, in_import = True, False, False
+            continue
+        if kind in _STRINGS:
+            if in_string:  # the next piece of one literal
+                if pending is not None:
+                    pending = (pending[0], end)
+                else:
+                    ends[-1] = end
                 continue
-            token, in_string = "S", True
+            in_string = True
+            if line_start:
+                pending, line_start = (start, end), False
+                continue
+            token = "S"
         else:
             in_string = False
-            if category is _NAME:  # an attribute, or a builtin constant, keeps its name
-                kept = (norm and norm[-1] == ".") or value in _BUILTIN_CONSTANTS
-                token = value if kept else "V"
-            elif category is _VERBATIM:
-                token = value
+            if kind == tokenize.NAME:
+                if line_start and string in ("import", "from"):
+                    in_import = True
+                kept = string in _KEPT or in_import or (norm and norm[-1] == ".")
+                token = string if kept else "V"
             else:
-                token = value.strip() or value
-            if value == "=" and depth > 0 and norm and norm[-1] == "V":
-                norm[-1] = text[starts[-1] : ends[-1]]  # a keyword argument keeps its name
-            if value in _OPENING:
-                depth += 1
-            elif value in _CLOSING:
-                depth = max(depth - 1, 0)
-        if len(norm) == limit:
-            return _tokens(norm, starts, ends, cut=True)
+                token = string.strip() or string
+                if token == "=" and depth > 0 and norm and norm[-1] == "V":
+                    norm[-1] = text[starts[-1] : ends[-1]]  # a keyword argument keeps its name
+                if token in _OPENING:
+                    depth += 1
+                elif token in _CLOSING:
+                    depth = max(depth - 1, 0)
+            line_start = False
         norm.append(token)
-        starts.append(index)
+        starts.append(start)
         ends.append(end)
     return _tokens(norm, starts, ends, cut=False)
-
-
-_SKIP, _STRING, _NAME, _VERBATIM, _OTHER = (object() for _ in range(5))
-_BUILTIN_CONSTANTS = ("Ellipsis", "NotImplemented")
-_categories: dict = {}
-
-
-def _category(kind) -> object:
-    """What becomes of a token of this Pygments type (decided once per type)."""
-    if kind not in _categories:
-        if kind in Text or kind in Comment or kind in String.Doc:
-            found = _SKIP
-        elif kind in String:
-            found = _STRING
-        elif kind in Name.Builtin.Pseudo:  # self, cls: names a student may choose
-            found = _NAME
-        elif kind in Name:
-            found = _VERBATIM if any(kind in kept for kept in _KEPT_NAMES) else _NAME
-        elif kind in Keyword or kind in Number:
-            found = _VERBATIM
-        else:
-            found = _OTHER
-        _categories[kind] = found
-    return _categories[kind]
 
 
 def text_tokens(text: str, *, limit: int = MAX_TOKENS) -> Tokens:
