@@ -78,7 +78,26 @@ def test_code_that_does_not_parse_is_tokenised_all_the_same(source):
     tokens = code_tokens(source)
     for start, end in zip(tokens.starts.tolist(), tokens.ends.tolist(), strict=True):
         assert 0 <= start < end <= len(source)
-    assert len(tokens) == 0 or not source.strip() == ""
+    assert (len(tokens) > 0) == bool(source.strip())
+
+
+def test_reading_resumes_after_a_line_the_tokenizer_stops_at():
+    """Is the code after an unindent that matches no block, or a string never closed, read?"""
+    assert code_tokens("def f(x):\n    y = 1\n  z = 2\nw = 3").norm[-6:] == [
+        "V",
+        "=",
+        "2",
+        "V",
+        "=",
+        "3",
+    ]
+    assert code_tokens("'''never closed\nx = 1").norm == ["V", "=", "1"]
+    assert code_tokens("s = 'no end\nt = 2").norm[-3:] == ["V", "=", "2"]
+
+
+def test_a_docstring_is_dropped_but_a_string_in_an_expression_is_not():
+    """Is a statement that is only a string dropped, and a string used in code kept as S?"""
+    assert code_tokens('"""doc"""\nx = "text"\n"other"  # note').norm == ["V", "=", "S"]
 
 
 def test_offsets_cover_each_token_as_written():
