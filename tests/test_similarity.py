@@ -9,6 +9,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from similarity_corpus import TEMPLATE, build_corpus
@@ -16,10 +17,12 @@ from similarity_corpus import TEMPLATE, build_corpus
 from labkit.cli import main
 from labkit.similarity import (
     SimilarityError,
+    engine,
     questions_from_autograder,
     questions_from_graded,
     write_similarity_report,
 )
+from labkit.similarity.fingerprints import Given, TokenHasher, fingerprint
 from labkit.similarity.tokens import code_tokens, text_tokens
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -341,3 +344,20 @@ def test_the_command_fails_clearly(few, tmp_path, arguments, code, says):
     result = CliRunner().invoke(main, ["similarity", str(few), *filled])
     assert result.exit_code == code and says in result.output, result.output
     assert not (tmp_path / "similarity.json").exists()
+
+
+def test_growing_fragments_is_bounded(monkeypatch):
+    """Past its budget of token comparisons, does a pair stop growing fragments, and say so?"""
+    part = "".join(f"v{n} = f(w, {n * 7919 % 1000})\n" for n in range(100))
+    texts = {"a": f"{part}x = 1\n{part}", "b": f"{part}x = [2]\n{part}"}  # two shared runs
+    given, hasher = Given(np.zeros(0, dtype=np.uint64)), TokenHasher()
+    docs = [
+        fingerprint(n, t, code_tokens(t), hasher=hasher, k=8, window=4, handed_out=given)
+        for n, t in texts.items()
+    ]
+    assert not engine.measure(*docs, k=8).truncated
+    monkeypatch.setattr(engine, "MAX_STEPS", 5)
+    result = engine.compare_question(
+        docs, submissions=2, settings=engine.Settings(threshold=0.1), kind=engine.Settings().code
+    )
+    assert result.pairs[0].truncated and "repeated code" in result.notes[0]

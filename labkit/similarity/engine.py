@@ -33,6 +33,7 @@ from labkit.similarity.fingerprints import Document
 
 MIN_COMMON = 3  # a fragment two submissions share is what this report looks for, never common
 MAX_MEASURED = 20_000  # candidate pairs measured per question (the most overlapping first)
+MAX_STEPS = 1_000_000  # token comparisons spent growing one pair's fragments
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class Pair:
     b_covered: float
     shared_fingerprints: int
     fragments: list[Fragment]
+    truncated: bool = False  # too many repetitions to follow: the fragments found so far
 
     @property
     def longest_fragment(self) -> int:
@@ -137,6 +139,11 @@ def compare_question(
     result.clusters = clusters(measured)
     result.pairs = measured[: settings.max_pairs]
     for pair in result.pairs:  # the fragments come longest first
+        if pair.truncated:
+            result.notes.append(
+                f"{pair.a} and {pair.b}: too much repeated code to follow every shared "
+                "fragment; the figures count those found"
+            )
         if len(pair.fragments) > settings.max_fragments:
             result.notes.append(
                 f"{pair.a} and {pair.b}: only the {settings.max_fragments} longest of "
@@ -175,31 +182,44 @@ def _candidates(docs: list[Document], floor: float) -> list[tuple[int, int, int]
 
 
 def measure(a: Document, b: Document, *, k: int) -> Pair:
-    """The fragments two answers share, grown from their shared fingerprints, and coverage."""
+    """The fragments two answers share, grown from their shared fingerprints, and coverage.
+
+    Growing runs costs at most ``MAX_STEPS`` token comparisons per pair (repeated code can
+    match its repetitions many times over); past that, the pair is marked ``truncated`` and its
+    figures count the fragments found so far.
+    """
     norm_a, norm_b = a.tokens.norm, b.tokens.norm
     given_a, given_b = a.handed_out.tolist(), b.handed_out.tolist()
     grown: dict[int, list[tuple[int, int]]] = {}  # diagonal -> runs found on it (side a)
-    fragments = []
-    for h in sorted(a.fingerprints.keys() & b.fingerprints.keys()):
-        for pa in a.fingerprints[h]:
-            for pb in b.fingerprints[h]:
-                if any(s <= pa < e for s, e in grown.get(pa - pb, ())):
-                    continue
-                if norm_a[pa : pa + k] != norm_b[pb : pb + k]:
-                    continue  # a hash collision: not a shared k-gram
-                sa, sb, ea, eb = pa, pb, pa + k, pb + k
-                while sa and sb and norm_a[sa - 1] == norm_b[sb - 1]:
-                    sa, sb = sa - 1, sb - 1
-                while ea < len(norm_a) and eb < len(norm_b) and norm_a[ea] == norm_b[eb]:
-                    ea, eb = ea + 1, eb + 1
-                grown.setdefault(pa - pb, []).append((sa, ea))
-                # The run, without the handed-out tokens at its ends (those inside it stay).
-                while sa < ea and (given_a[sa] or given_b[sb]):
-                    sa, sb = sa + 1, sb + 1
-                while ea > sa and (given_a[ea - 1] or given_b[eb - 1]):
-                    ea, eb = ea - 1, eb - 1
-                if ea > sa:
-                    fragments.append(_fragment(a, b, (sa, ea), (sb, eb)))
+    fragments, steps, truncated = [], 0, False
+    seeds = (
+        (pa, pb)
+        for h in sorted(a.fingerprints.keys() & b.fingerprints.keys())
+        for pa in a.fingerprints[h]
+        for pb in b.fingerprints[h]
+    )
+    for pa, pb in seeds:
+        if any(s <= pa < e for s, e in grown.get(pa - pb, ())):
+            continue
+        if norm_a[pa : pa + k] != norm_b[pb : pb + k]:
+            continue  # a hash collision: not a shared k-gram
+        if steps > MAX_STEPS:
+            truncated = True
+            break
+        sa, sb, ea, eb = pa, pb, pa + k, pb + k
+        while sa and sb and norm_a[sa - 1] == norm_b[sb - 1]:
+            sa, sb = sa - 1, sb - 1
+        while ea < len(norm_a) and eb < len(norm_b) and norm_a[ea] == norm_b[eb]:
+            ea, eb = ea + 1, eb + 1
+        steps += ea - sa
+        grown.setdefault(pa - pb, []).append((sa, ea))
+        # The run, without the handed-out tokens at its ends (those inside it stay).
+        while sa < ea and (given_a[sa] or given_b[sb]):
+            sa, sb = sa + 1, sb + 1
+        while ea > sa and (given_a[ea - 1] or given_b[eb - 1]):
+            ea, eb = ea - 1, eb - 1
+        if ea > sa:
+            fragments.append(_fragment(a, b, (sa, ea), (sb, eb)))
     fragments = _distinct(fragments, len(norm_a), len(norm_b))
     covered_a, own_a = _coverage(a, [f.a_tokens for f in fragments])
     covered_b, own_b = _coverage(b, [f.b_tokens for f in fragments])
@@ -211,6 +231,7 @@ def measure(a: Document, b: Document, *, k: int) -> Pair:
         b_covered=covered_b / max(own_b, 1),
         shared_fingerprints=0,
         fragments=fragments,
+        truncated=truncated,
     )
 
 
