@@ -197,6 +197,9 @@ def test_common_fragments_are_left_out(corpus, questions, tmp_path):
         shutil.copy(corpus.folder / name, folder / name)
     strict = by_name(run_report([folder], questions, tmp_path / "strict"), "q_l1_sweep")
     assert strict["excluded"]["common_fingerprints"] > 0 and not strict["pairs"]
+    examples = strict["excluded"]["common_examples"]
+    assert examples and all(e["submissions"] > strict["excluded"]["common_above"] for e in examples)
+    assert any("LogisticRegression" in e["text"] for e in examples)
     loose = run_report([folder], questions, tmp_path / "loose", max_share=0.9)
     assert len(by_name(loose, "q_l1_sweep")["pairs"]) == 10  # the 5 copies, pairwise
     assert by_name(loose, "q_l1_sweep")["clusters"][0]["members"] == [

@@ -34,6 +34,7 @@ from labkit.similarity.fingerprints import Document
 MIN_COMMON = 3  # a fragment two submissions share is what this report looks for, never common
 MAX_MEASURED = 20_000  # candidate pairs measured per question (the most overlapping first)
 MAX_STEPS = 1_000_000  # token comparisons spent growing one pair's fragments
+MAX_EXAMPLES = 10  # common fragments shown per question
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class QuestionResult:
     too_short: list[str] = field(default_factory=list)
     common_fingerprints: int = 0
     common_above: int = 0  # a fingerprint in more than this many submissions is common
+    common_examples: list[tuple[str, int]] = field(default_factory=list)  # (text, submissions)
     candidates: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -115,6 +117,7 @@ def compare_question(
     frequency = Counter(h for doc in documents for h in doc.fingerprints)
     common = {h for h, count in frequency.items() if count > result.common_above}
     result.common_fingerprints = len(common)
+    result.common_examples = _examples(documents, common, frequency, kind.k)
     docs = []
     for doc in documents:
         if doc.own_tokens < kind.min_tokens:
@@ -151,6 +154,19 @@ def compare_question(
             )
         pair.fragments = sorted(pair.fragments[: settings.max_fragments], key=_position)
     return result
+
+
+def _examples(docs: list[Document], common: set, frequency: Counter, k: int) -> list:
+    """The text of the most widespread common fingerprints (one k-gram each, as first written),
+    with how many submissions have it: what "common" left out, for a reader."""
+    first = {}
+    for doc in docs:
+        for h, positions in doc.fingerprints.items():
+            if h in common and h not in first:
+                start, end = positions[0], positions[0] + k - 1
+                first[h] = doc.text[doc.tokens.starts[start] : doc.tokens.ends[end]]
+    ranked = sorted(first.items(), key=lambda item: (-frequency[item[0]], item[1]))
+    return [(text, frequency[h]) for h, text in ranked[:MAX_EXAMPLES]]
 
 
 def _position(fragment: Fragment) -> tuple:

@@ -226,7 +226,8 @@ class HandedOut:
 
 
 def handed_out(cells: list[dict], code_names: list[str]) -> HandedOut:
-    """The handed-out notebook's code cells and the code its markdown shows; its markdown."""
+    """The handed-out notebook's code (its code cells, each question's block as a student's
+    untouched one reads, the code its markdown shows) and its markdown."""
     code, text = [], [PLACEHOLDER]
     for cell in cells:
         source = cell_source(cell)
@@ -235,4 +236,7 @@ def handed_out(cells: list[dict], code_names: list[str]) -> HandedOut:
         elif cell.get("cell_type") == "markdown":
             text.append(source)
             code += inline_code(source)
-    return HandedOut(code=code, text=text, prompts=prompts_of(cells, code_names))
+    prompts = prompts_of(cells, code_names)
+    layout = _Layout(cells, code_names, prompts)
+    code += [layout.block(name).text for name in code_names]
+    return HandedOut(code=code, text=text, prompts=prompts)

@@ -12,7 +12,8 @@ The handed-out material is removed here. A k-gram whose hash is one of the hande
 notebook's is not a fingerprint, and its tokens are not the student's own; nor, for code, are
 the tokens of a line that is, token for token, a line of the handed-out notebook's code (the
 ``def`` line of a stub, ``grader.check("q_z")``: lines shorter than a k-gram, or whose
-neighbours in the student's cell differ from the handed-out ones).
+neighbours in the student's cell differ from the handed-out ones). A k-gram made only of such
+tokens is no fingerprint either.
 """
 
 from __future__ import annotations
@@ -133,10 +134,13 @@ def fingerprint(
         line_of, keys = line_keys(text, tokens)
         given_lines = np.fromiter((key in handed_out.lines for key in keys), bool, len(keys))
         covered |= given_lines[line_of]
+    own_before = np.concatenate([[0], np.cumsum(~covered)])  # own tokens before each token
     fingerprints: dict[int, list[int]] = {}
     for position in winnow(hashes, window).tolist():
         if given is not None and given[position]:
             continue
+        if own_before[position + k] == own_before[position]:
+            continue  # every token of it is handed-out material
         positions = fingerprints.setdefault(int(hashes[position]), [])
         if len(positions) < MAX_POSITIONS:
             positions.append(position)

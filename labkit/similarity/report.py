@@ -13,37 +13,46 @@ a page must escape it.
 
 ``similarity.json`` (``format`` "labkit-similarity", ``version`` 1)::
 
-    about            str   what the report is and is not
+    about            str: what the report is and is not
     settings         {threshold, max_share, candidate_share, min_common, max_pairs,
                       max_fragments, tokenizer,
                       code: {k, window, min_tokens, unit}, text: {k, window, min_tokens, unit}}
-    handed_out       {notebook: file name, sha256, excluded: what of it is left out}
-    questions_from   str   where the question names came from (the zip, or the graded folder)
-    submissions      {name: {submitted_at: ISO 8601 text or null, notebook: file name or null,
-                             read: bool, notes: [str]}}
-    questions        [in notebook order] {
-        name, kind ("code" | "text"), unit ("tokens" | "words"),
-        excluded     {handed_out_fingerprints: k-grams of the handed-out notebook,
+    handed_out       {notebook: its file name, sha256: of its file, excluded: what of it is
+                      left out, in words}
+    questions_from   str: where the question names came from (the zip, or the graded folder)
+    submissions      {name: {submitted_at: ISO 8601 text or null, notebook: the notebook's
+                             file name or null, read: bool, notes: [str]}}
+    questions        [in the handed-out notebook's order] {
+        name, kind: "code" | "text", unit: "tokens" | "words" (what lengths count),
+        excluded     {handed_out_fingerprints: distinct k-grams of the handed-out notebook,
                       common_fingerprints: fingerprints left out as common,
-                      common_above: a fingerprint in more submissions than this is common},
-        compared     number of answers compared, candidates: pairs measured,
+                      common_above: a fingerprint in more submissions than this is common,
+                      common_examples: [{text, submissions}] the most widespread of them},
+        compared     int: answers compared;  candidates  int: pairs measured,
         answers      {submission: {
-                        status: "compared" | "too_short" | "handed_out_only" | "empty"
-                                | "missing" | "unreadable",
-                        tokens, own_tokens (not handed out), fingerprints (own, not common),
+                        status: "compared"
+                              | "too_short"        fewer own tokens than min_tokens
+                              | "handed_out_only"  nothing but handed-out material
+                              | "empty"            blank, or the untouched placeholder
+                              | "missing"          no block or markers found (see notes)
+                              | "unreadable",      the notebook could not be read (see the
+                                                   submission's notes)
+                        tokens, own_tokens (handed-out ones aside),
+                        fingerprints (own ones, common ones included),
                         notes: [str],
-                        # only for answers in a listed pair:
-                        text: the answer as extracted (cells joined by a blank line),
-                        handed_out_spans: [[start, end], ...] characters of handed-out code}},
+                        # for the answers in a listed pair only:
+                        text: the answer as compared (code cells joined by a blank line),
+                        handed_out_spans: [[start, end], ...] of its handed-out material}},
         pairs        [similarity descending, then a, b; a < b] {
-                        a, b, similarity, a_covered, b_covered (0..1),
-                        longest_fragment (in the question's unit), shared_fingerprints,
-                        fragments: [{number (1..), a: [start, end], b: [start, end],
-                                     length (in the unit)}]},   # numbered in a's order
-        clusters     [largest first] {members: [sorted names], pairs: links among them,
-                                      max_similarity},
+                        a, b, similarity, a_covered, b_covered (0 to 1),
+                        longest_fragment (in the unit), shared_fingerprints,
+                        fragments: [{number: 1, 2, ... in the order of a's text,
+                                     a: [start, end], b: [start, end] (characters of each
+                                     side's text), length (in the unit)}]},
+        clusters     [largest first] {members: [sorted names], pairs: listed pairs among
+                                      them, max_similarity},
         notes        [str]}
-    notes            [str]   about the whole run
+    notes            [str]: about the whole run
 
 A pair is listed when its similarity is at least ``settings.threshold``. ``pairs.csv`` lists the
 same pairs, one row each: question, a, b, similarity, longest_fragment, a_covered, b_covered.
@@ -104,7 +113,7 @@ def submission_entry(submitted: Submitted) -> dict:
     return {
         "submitted_at": submitted.submitted_at,
         "notebook": submitted.notebook,
-        "read": submitted.cells is not None,
+        "read": submitted.read,
         "notes": list(submitted.notes),
     }
 
@@ -145,6 +154,9 @@ def question_entry(
             "handed_out_fingerprints": handed_out_fingerprints,
             "common_fingerprints": result.common_fingerprints,
             "common_above": result.common_above,
+            "common_examples": [
+                {"text": text, "submissions": count} for text, count in result.common_examples
+            ],
         },
         "compared": len(result.compared),
         "candidates": result.candidates,

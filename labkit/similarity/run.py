@@ -23,7 +23,7 @@ from labkit.similarity.extract import (
     prompts_of,
 )
 from labkit.similarity.fingerprints import TokenHasher, fingerprint, given_material
-from labkit.similarity.sources import Submitted, read_submissions, read_template
+from labkit.similarity.sources import Submitted, find_submissions, read_template
 from labkit.similarity.tokens import code_tokens, text_tokens
 
 DEFAULT_TEMPLATE = REPO_ROOT / "student_template" / "logreg_digits.ipynb"
@@ -64,7 +64,7 @@ def write_similarity_report(
     """
     cells, sha256 = read_template(template)
     report = build_report(
-        read_submissions(submissions),
+        find_submissions(submissions),
         template_cells=cells,
         autograded=autograded,
         written=written,
@@ -88,7 +88,8 @@ def build_report(
     handed_out: dict,
     questions_from: str = "",
 ) -> dict:
-    """The report over submissions already read (in memory: nothing is written)."""
+    """The report over ``submitted`` (read from their paths, or their cells given in memory),
+    as a dict; nothing is written."""
     questions = ordered_questions(template_cells, autograded, written)
     given = handed_out_material(template_cells, autograded, settings)
     prompts = prompts_of(template_cells, autograded)
@@ -138,13 +139,15 @@ def build_report(
 
 
 def _answers(entry: Submitted, questions, written, prompts) -> dict[str, Answer] | None:
-    if entry.cells is None:
+    """A submission's answers (its notebook is read now, and not kept), or None."""
+    cells = entry.load()
+    if cells is None:
         return None
     try:
-        return extract_answers(entry.cells, questions, written=written, prompts=prompts)
+        return extract_answers(cells, questions, written=written, prompts=prompts)
     except Exception as exc:  # a cell of a shape nothing expected: the notebook is skipped
         entry.notes.append(f"the notebook's cells could not be read ({type(exc).__name__})")
-        entry.cells = None
+        entry.read = False
         return None
 
 
@@ -185,7 +188,7 @@ def ordered_questions(
 
 def _run_notes(submitted: list[Submitted], questions: list[Question]) -> list[str]:
     notes = []
-    unread = sorted(s.name for s in submitted if s.cells is None)
+    unread = sorted(s.name for s in submitted if not s.read)
     if unread:
         notes.append(f"{len(unread)} submission(s) could not be read: {', '.join(unread)}")
     if not submitted:

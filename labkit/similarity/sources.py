@@ -35,13 +35,32 @@ class SimilarityError(Exception):
 
 @dataclass
 class Submitted:
-    """One submission as read: its notebook's cells (None if unreadable), time and notes."""
+    """One submission: where it is (or its cells, given in memory), its time, what was noted."""
 
     name: str
-    cells: list[dict] | None = None
+    path: Path | None = None
+    cells: list[dict] | None = None  # given in memory; otherwise read from ``path`` when needed
     notebook: str | None = None  # the notebook's file name (inside a zip or folder)
     submitted_at: str | None = None
     notes: list[str] = field(default_factory=list)
+    read: bool = False  # whether its notebook could be read
+
+    def load(self) -> list[dict] | None:
+        """The notebook's cells, read now (given ones first); None, with a note, if it cannot
+        be read. Nothing is kept: each notebook is read when its answers are extracted."""
+        cells, self.cells = self.cells, None
+        if cells is None and self.path is not None:
+            try:
+                self.notebook, data = _notebook_bytes(self.path)
+                cells = read_cells(data, self.notes)
+            except intake.InvalidSubmission as exc:
+                self.notes.append(str(exc))
+            except OSError as exc:
+                self.notes.append(
+                    f"the file could not be read ({exc.strerror or type(exc).__name__})"
+                )
+        self.read = cells is not None
+        return cells
 
 
 @dataclass(frozen=True)
@@ -53,25 +72,15 @@ class QuestionList:
     source: str
 
 
-def read_submissions(paths: list[Path]) -> list[Submitted]:
-    """Every submission under ``paths`` (files, or folders of them), sorted by name."""
+def find_submissions(paths: list[Path]) -> list[Submitted]:
+    """Every submission under ``paths`` (files, or folders of them), sorted by name, with its
+    time when Gradescope's metadata gives one; nothing is read yet (see ``Submitted.load``)."""
     try:
         found = intake.find_submissions([Path(p) for p in paths])
     except intake.GradingError as exc:
         raise SimilarityError(str(exc)) from None
     times = submission_times([Path(p) for p in paths])
-    read = []
-    for submission in found:
-        entry = Submitted(submission.name, submitted_at=times.get(submission.name))
-        try:
-            entry.notebook, data = _notebook_bytes(submission.path)
-            entry.cells = read_cells(data, entry.notes)
-        except intake.InvalidSubmission as exc:
-            entry.notes.append(str(exc))
-        except OSError as exc:
-            entry.notes.append(f"the file could not be read ({exc.strerror or type(exc).__name__})")
-        read.append(entry)
-    return read
+    return [Submitted(s.name, path=s.path, submitted_at=times.get(s.name)) for s in found]
 
 
 def _notebook_bytes(path: Path) -> tuple[str, bytes]:
