@@ -5,7 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -364,3 +367,16 @@ def test_growing_fragments_is_bounded(monkeypatch):
         docs, submissions=2, settings=engine.Settings(threshold=0.1), kind=engine.Settings().code
     )
     assert result.pairs[0].truncated and "repeated code" in result.notes[0]
+
+
+@pytest.mark.slow
+def test_the_same_bytes_in_processes_of_different_hash_seeds(few, tmp_path):
+    """Does the command write the same bytes from two processes with different salts?"""
+    outputs = []
+    for seed in ("1", "2"):
+        out = tmp_path / seed
+        command = [sys.executable, "-m", "labkit", "similarity", str(few), "-a", str(AUTOGRADER)]
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([*command, "-o", str(out)], check=True, capture_output=True, env=env)
+        outputs.append([(out / f).read_bytes() for f in ("similarity.json", "pairs.csv")])
+    assert outputs[0] == outputs[1] and b"honest_0.ipynb" in outputs[0][1]
