@@ -380,3 +380,13 @@ def test_the_same_bytes_in_processes_of_different_hash_seeds(few, tmp_path):
         subprocess.run([*command, "-o", str(out)], check=True, capture_output=True, env=env)
         outputs.append([(out / f).read_bytes() for f in ("similarity.json", "pairs.csv")])
     assert outputs[0] == outputs[1] and b"honest_0.ipynb" in outputs[0][1]
+
+
+def test_the_command_names_each_submission_it_could_not_read(few, tmp_path):
+    """Does the command still succeed, and name a broken submission and why it was not read?"""
+    (few / "broken.ipynb").write_text("{oops")
+    result = CliRunner().invoke(
+        main, ["similarity", str(few), "-a", str(AUTOGRADER), "-o", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "not read: broken.ipynb: not a notebook" in result.output
