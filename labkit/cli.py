@@ -204,5 +204,72 @@ def review(output_dir, host, port, export_path, import_path):
         app.serve(output_dir, host=host, port=port, announce=click.echo)
 
 
+@main.command(short_help="Report, question by question, the answers submissions share.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "-o",
+    "--output-dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where similarity.json and pairs.csv go: the folder 'labkit grade' wrote, usually.",
+)
+@click.option(
+    "-a",
+    "--autograder",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The autograder zip, for the questions' names [the gradebook and "
+    "written_questions.json that 'labkit grade' wrote in OUTPUT_DIR].",
+)
+@click.option(
+    "--template",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=data_module.REPO_ROOT / "student_template" / "logreg_digits.ipynb",
+    show_default="the kit's student notebook",
+    help="The handed-out notebook: its code and text are never counted as shared.",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.7,
+    show_default=True,
+    help="Similarity from which a pair is listed.",
+)
+@click.option(
+    "--max-share",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.5,
+    show_default=True,
+    help="A fragment in the answers of more than this share of the submissions is left out.",
+)
+def similarity(paths, output_dir, autograder, template, threshold, max_share):
+    """Compare every pair of submissions in PATHS, question by question, into OUTPUT_DIR.
+
+    PATHS are what 'labkit grade' takes (notebooks, exported zips, folders of them, Gradescope's
+    bulk export). Each autograded question's code and each written answer are read as data,
+    never run; what the lab handed out, and what most submissions write, is left out. Writes
+    similarity.json (every pair's shared fragments, clusters, notes) and pairs.csv. The result
+    is evidence for a human to weigh, never a verdict.
+    """
+    from labkit import similarity as similarity_module
+
+    with _errors_as_exit(similarity_module.SimilarityError):
+        if autograder:
+            questions = similarity_module.questions_from_autograder(autograder)
+        else:
+            questions = similarity_module.questions_from_graded(output_dir)
+        report = similarity_module.write_similarity_report(
+            submissions=list(paths),
+            output_dir=output_dir,
+            autograded=questions.autograded,
+            written=questions.written,
+            template=template,
+            threshold=threshold,
+            max_share=max_share,
+            questions_from=questions.source,
+        )
+    click.echo(similarity_module.summary_text(report))
+    click.echo(f"report: {output_dir / 'similarity.json'}; pairs: {output_dir / 'pairs.csv'}")
+
+
 if __name__ == "__main__":
     main()

@@ -198,6 +198,18 @@ _MetadataLoader.add_multi_constructor("!", _plain)
 _MetadataLoader.add_multi_constructor("tag:", _plain)
 
 
+def load_metadata(path: Path):
+    """Gradescope's ``submission_metadata.yml`` as plain data (any tag read as data, nothing
+    built); GradingError naming the file if it is too large or not YAML."""
+    try:
+        if path.stat().st_size > MAX_METADATA_BYTES:
+            raise GradingError(f"{path}: larger than {MAX_METADATA_BYTES // 2**20} MB")
+        return yaml.load(path.read_bytes(), Loader=_MetadataLoader)  # noqa: S506 (safe loader)
+    except (OSError, yaml.YAMLError, RecursionError) as exc:
+        problem = " ".join(str(exc).split())[:300]
+        raise GradingError(f"{path}: not a readable metadata file ({problem})") from None
+
+
 def read_metadata(path: Path) -> dict[str, list[dict]]:
     """The submitters of each submission folder, from Gradescope's ``submission_metadata.yml``.
 
@@ -206,13 +218,7 @@ def read_metadata(path: Path) -> dict[str, list[dict]]:
     number; entries of any other shape are skipped. A file that is not YAML, or too large, is a
     GradingError naming it.
     """
-    try:
-        if path.stat().st_size > MAX_METADATA_BYTES:
-            raise GradingError(f"{path}: larger than {MAX_METADATA_BYTES // 2**20} MB")
-        data = yaml.load(path.read_bytes(), Loader=_MetadataLoader)  # noqa: S506 (safe loader)
-    except (OSError, yaml.YAMLError, RecursionError) as exc:
-        problem = " ".join(str(exc).split())[:300]
-        raise GradingError(f"{path}: not a readable metadata file ({problem})") from None
+    data = load_metadata(path)
     if not isinstance(data, dict):
         return {}
     found = {}

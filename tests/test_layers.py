@@ -2,7 +2,8 @@
 
 Bottom to top: ``atomic``, ``data`` -> ``grader`` (one notebook, shipped whole in the autograder
 zip) -> ``gradebook`` (the graded folder) and ``intake`` (submissions and the autograder zip, as
-read) -> ``batch``, ``review``, ``release`` (each a job of its own; none imports another) ->
+read) -> ``batch``, ``review``, ``release``, ``similarity`` (each a job of its own; none imports
+another) ->
 ``cli``. Imports inside functions count too.
 """
 
@@ -27,6 +28,7 @@ ALLOWED = {
     "labkit.batch": BASE | {"labkit.grader", "labkit.gradebook", "labkit.intake", "labkit.batch"},
     "labkit.review": BASE | {"labkit.gradebook", "labkit.review"},
     "labkit.release": BASE | {"labkit.students", "labkit.gradebook", "labkit.release"},
+    "labkit.similarity": BASE | {"labkit.gradebook", "labkit.intake", "labkit.similarity"},
     "labkit.cli": None,  # the command line may reach every job
     "labkit.__main__": {"labkit.cli"},
 }
