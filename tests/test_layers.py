@@ -3,8 +3,7 @@
 Bottom to top: ``atomic``, ``data`` -> ``grader`` (one notebook, shipped whole in the autograder
 zip) -> ``gradebook`` (the graded folder) and ``intake`` (submissions and the autograder zip, as
 read) -> ``batch``, ``review``, ``release``, ``similarity`` (each a job of its own; none imports
-another) ->
-``cli``. Imports inside functions count too.
+another) -> ``cli``. Imports inside functions count too.
 """
 
 from __future__ import annotations
