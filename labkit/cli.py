@@ -134,7 +134,14 @@ def release(root: Path, check: bool):
 )
 @click.option("--force", is_flag=True, help=GradeOptions.help("force"))
 @click.option("--scheduler", metavar="ADDRESS", help=GradeOptions.help("scheduler"))
-def grade(paths, autograder, output_dir, jobs, timeout, memory_mb, force, scheduler):
+@click.option(
+    "--similarity/--no-similarity",
+    default=True,
+    show_default=True,
+    help="Also write the similarity report (similarity.json, pairs.csv) with its defaults, "
+    "as 'labkit similarity' does.",
+)
+def grade(paths, autograder, output_dir, jobs, timeout, memory_mb, force, scheduler, similarity):
     """Grade a folder of submissions in parallel, without Docker, into a gradebook."""
     from labkit import batch
     from labkit.gradebook import reports
@@ -154,6 +161,37 @@ def grade(paths, autograder, output_dir, jobs, timeout, memory_mb, force, schedu
     folder = GradedFolder(output_dir)
     click.echo(reports.summary_text(result))
     click.echo(f"gradebook: {folder.gradebook}; plots: {folder.summary_png}")
+    if similarity:
+        _similarity_after_grading(list(paths), autograder=autograder, folder=folder)
+
+
+def _similarity_after_grading(paths: list[Path], *, autograder: Path, folder) -> None:
+    """The similarity report of a graded batch, with the defaults of 'labkit similarity'."""
+    from labkit import similarity as similarity_module
+
+    template = similarity_module.DEFAULT_TEMPLATE
+    if not template.is_file():
+        click.echo(
+            f"similarity: not written (no handed-out notebook at {template}); run 'labkit "
+            "similarity' with --template"
+        )
+        return
+    with _errors_as_exit(similarity_module.SimilarityError):
+        questions = similarity_module.questions_from_autograder(autograder)
+        report = similarity_module.write_similarity_report(
+            submissions=paths,
+            output_dir=folder.path,
+            autograded=questions.autograded,
+            written=questions.written,
+            template=template,
+            questions_from=questions.source,
+        )
+    pairs = sum(len(q["pairs"]) for q in report["questions"])
+    click.echo(
+        f"similarity: {pairs} pair(s) of answers at or above "
+        f"{report['settings']['threshold']:.2f} ({folder.similarity}; 'labkit review' shows "
+        "them side by side): evidence for a human to weigh, never a verdict"
+    )
 
 
 @main.command(short_help="Grade written answers in the browser; export or import their scores.")
@@ -251,6 +289,7 @@ def similarity(paths, output_dir, autograder, template, threshold, max_share):
     is evidence for a human to weigh, never a verdict.
     """
     from labkit import similarity as similarity_module
+    from labkit.gradebook.folder import GradedFolder
 
     with _errors_as_exit(similarity_module.SimilarityError):
         if autograder:
@@ -267,8 +306,9 @@ def similarity(paths, output_dir, autograder, template, threshold, max_share):
             max_share=max_share,
             questions_from=questions.source,
         )
+    folder = GradedFolder(output_dir)
     click.echo(similarity_module.summary_text(report))
-    click.echo(f"report: {output_dir / 'similarity.json'}; pairs: {output_dir / 'pairs.csv'}")
+    click.echo(f"report: {folder.similarity}; pairs: {folder.pairs}")
 
 
 if __name__ == "__main__":

@@ -390,3 +390,16 @@ def test_the_command_names_each_submission_it_could_not_read(few, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "not read: broken.ipynb: not a notebook" in result.output
+
+
+def test_grade_says_when_it_cannot_write_the_report(tmp_path, monkeypatch, capsys):
+    """Without the handed-out notebook, does labkit grade say the report was not written and
+    how to write it, instead of failing?"""
+    from labkit import cli, similarity
+    from labkit.gradebook.folder import GradedFolder
+
+    monkeypatch.setattr(similarity, "DEFAULT_TEMPLATE", tmp_path / "missing.ipynb")
+    cli._similarity_after_grading([tmp_path], autograder=AUTOGRADER, folder=GradedFolder(tmp_path))
+    said = capsys.readouterr().out
+    assert "similarity: not written" in said and "missing.ipynb" in said and "--template" in said
+    assert not (tmp_path / "similarity.json").exists()

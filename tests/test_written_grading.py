@@ -46,6 +46,10 @@ def test_written_answers_are_collected_and_graded(tmp_path, autograder_zip):
     args = ["grade", str(inbox), str(export), "-a", str(autograder_zip), "-o", str(out), "-j", "1"]
     first = CliRunner().invoke(main, args)
     assert first.exit_code == 0, first.output
+    # The batch's similarity report is written beside the gradebook, and said to be no verdict.
+    assert "never a verdict" in first.output
+    report = json.loads((out / "similarity.json").read_text())
+    assert sorted(report["submissions"]) == ["blank.ipynb", "hostile.ipynb", "submission_7"]
 
     assert json.loads((out / "written_questions.json").read_text())["questions"][0]["name"] == (
         "q_confusion"

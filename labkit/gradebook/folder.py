@@ -6,6 +6,8 @@
     OUT/summary.png                histogram of totals, each question's mean
     OUT/written_questions.json     the written questions (the autograder zip's own copy)
     OUT/review.sqlite              the TAs' grades of written answers (``gradebook.store``)
+    OUT/similarity.json            shared work between submissions, per question, and
+    OUT/pairs.csv                  its pairs (``labkit similarity``)
     OUT/<submission>/results.json  the outcome of one submission (TA only)
     OUT/<submission>/feedback.txt  what its student reads
 
@@ -27,6 +29,8 @@ SUMMARY_NAME = "summary.png"
 STORE_NAME = "review.sqlite"
 RESULTS_NAME = "results.json"
 FEEDBACK_NAME = "feedback.txt"
+SIMILARITY_NAME = "similarity.json"
+PAIRS_NAME = "pairs.csv"
 
 
 class GradebookError(Exception):
@@ -59,6 +63,16 @@ class GradedFolder:
     def store(self) -> Path:
         """``review.sqlite``, the review store."""
         return self.path / STORE_NAME
+
+    @property
+    def similarity(self) -> Path:
+        """``similarity.json``, the similarity report."""
+        return self.path / SIMILARITY_NAME
+
+    @property
+    def pairs(self) -> Path:
+        """``pairs.csv``, the similarity report's pairs."""
+        return self.path / PAIRS_NAME
 
     def results(self, submission: str) -> Path:
         """A submission's ``results.json``."""

@@ -6,10 +6,11 @@ Each view fetches what its page shows from the request's store and renders a Jin
 
 from __future__ import annotations
 
-from flask import Flask, Response, abort, g, render_template
+from flask import Flask, Response, abort, g, render_template, request
 from markupsafe import Markup
 
-from labkit.review import analysis, render
+from labkit.gradebook.folder import GradedFolder
+from labkit.review import analysis, render, similarity
 from labkit.review.requests import request_store
 
 
@@ -68,3 +69,31 @@ def add_pages(app: Flask) -> None:
             abort(404)
         svg = analysis.PLOTS[plot](analysis.analyse(request_store()))
         return Response(svg, mimetype="image/svg+xml")
+
+    @app.get("/similarity")
+    def similarity_report():
+        report = similarity.load_report(GradedFolder(g.output_dir))
+        if report is None:
+            return render_template("similarity.html", report=None)
+        lowest = similarity.default_threshold(report)
+        threshold = request.args.get("threshold", type=float, default=lowest)
+        threshold = min(max(threshold, lowest), 1.0) if threshold == threshold else lowest
+        return render_template(
+            "similarity.html",
+            report=report,
+            about=str(report.get("about", "")),
+            lowest=lowest,
+            threshold=threshold,
+            questions=similarity.listings(report, threshold=threshold),
+            notes=[str(n) for n in report.get("notes", []) if isinstance(n, str)],
+        )
+
+    @app.get("/similarity/<question>/<a>/<b>")
+    def similarity_pair(question: str, a: str, b: str):
+        report = similarity.load_report(GradedFolder(g.output_dir))
+        if report is None:
+            abort(404)
+        view = similarity.side_by_side(report, question, a, b)
+        return render_template(
+            "similarity_pair.html", view=view, about=str(report.get("about", ""))
+        )

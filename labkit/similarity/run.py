@@ -9,6 +9,7 @@ from pathlib import Path
 
 from labkit.atomic import write_atomically
 from labkit.data import REPO_ROOT
+from labkit.gradebook.folder import GradedFolder
 from labkit.gradebook.written import WrittenQuestion
 from labkit.similarity import report as report_module
 from labkit.similarity.engine import Settings, compare_question
@@ -27,7 +28,6 @@ from labkit.similarity.sources import Submitted, find_submissions, read_template
 from labkit.similarity.tokens import code_tokens, text_tokens
 
 DEFAULT_TEMPLATE = REPO_ROOT / "student_template" / "logreg_digits.ipynb"
-JSON_NAME, CSV_NAME = "similarity.json", "pairs.csv"
 
 
 def write_similarity_report(
@@ -72,9 +72,9 @@ def write_similarity_report(
         handed_out={"notebook": Path(template).name, "sha256": sha256},
         questions_from=questions_from,
     )
-    output_dir = Path(output_dir)
-    write_atomically(output_dir / JSON_NAME, report_module.to_json(report))
-    write_atomically(output_dir / CSV_NAME, report_module.pairs_csv(report))
+    folder = GradedFolder(output_dir)
+    write_atomically(folder.similarity, report_module.to_json(report))
+    write_atomically(folder.pairs, report_module.pairs_csv(report))
     return report
 
 
