@@ -9,6 +9,8 @@ import click
 
 from labkit import data as data_module
 from labkit.batch.options import GradeOptions
+from labkit.similarity.settings import DEFAULT_TEMPLATE
+from labkit.similarity.settings import Settings as SimilaritySettings
 
 
 @contextmanager
@@ -261,21 +263,21 @@ def review(output_dir, host, port, export_path, import_path):
 @click.option(
     "--template",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=data_module.REPO_ROOT / "student_template" / "logreg_digits.ipynb",
+    default=DEFAULT_TEMPLATE,
     show_default="the kit's student notebook",
     help="The handed-out notebook: its code and text are never counted as shared.",
 )
 @click.option(
     "--threshold",
     type=click.FloatRange(0, 1, min_open=True),
-    default=0.7,
+    default=SimilaritySettings.threshold,
     show_default=True,
     help="Similarity from which a pair is listed.",
 )
 @click.option(
     "--max-share",
     type=click.FloatRange(0, 1, min_open=True),
-    default=0.5,
+    default=SimilaritySettings.max_share,
     show_default=True,
     help="A fragment in the answers of more than this share of the submissions is left out.",
 )

@@ -32,18 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from both_paths import QUESTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "student_template" / "logreg_digits.ipynb"
-CODE_QUESTIONS = (
-    "q_z",
-    "q_softmax",
-    "q_predict",
-    "q_preprocess",
-    "q_center_bonus",
-    "q_l1",
-    "q_l1_sweep",
-)
+CODE_QUESTIONS = tuple(QUESTIONS)
 WRITTEN_QUESTIONS = ("q_confusion", "q_modified_digit", "q_l1_reading")
 PLACEHOLDER = "_Type your answer here, replacing this text._"
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from both_paths import QUESTIONS as CODE_NAMES
 
 from labkit.gradebook.written import BEGIN_MARKER, MAX_CELLS, MAX_SOURCE_CHARS, WrittenQuestion
 from labkit.similarity import extract
@@ -14,15 +15,6 @@ from labkit.similarity.extract import CODE, TEXT, Question
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "student_template" / "logreg_digits.ipynb"
-CODE_NAMES = [
-    "q_z",
-    "q_softmax",
-    "q_predict",
-    "q_preprocess",
-    "q_center_bonus",
-    "q_l1",
-    "q_l1_sweep",
-]
 WRITTEN = [
     WrittenQuestion("q_confusion", 2.0, ""),
     WrittenQuestion("q_modified_digit", 2.0, ""),

@@ -22,20 +22,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from both_paths import hidden_test_lines, otter_run
+from both_paths import QUESTIONS, hidden_test_lines, otter_run
 
 from labkit.gradebook.outcome import Outcome
 
 FIXTURES = Path(__file__).resolve().parent / "tampering"
-QUESTIONS = [
-    "q_z",
-    "q_softmax",
-    "q_predict",
-    "q_preprocess",
-    "q_center_bonus",
-    "q_l1",
-    "q_l1_sweep",
-]
 GRADING_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 FLAG_ENTRY = "Flagged for review (TA only)"
 DAEMON_MARK = "for _ in range(600)"

@@ -135,18 +135,10 @@ def _answers(cells: list, questions: list[WrittenQuestion]) -> list[dict]:
     answers = []
     for question in questions:
         found = regions.get(question.name, [])
-        notes = []
-        if not found:
-            notes.append("no start marker for this question was found in the notebook")
-        elif len(found) > 1:
-            notes.append(
-                f"the question's start marker appears {len(found)} times; "
-                "the answers under each are kept, in order"
-            )
+        notes = marker_notes(found)
         budget = _Budget(MAX_ANSWER_CHARS)
         kept: list[dict] = []
         for region in found:
-            notes += region.notes
             for cell in region.cells:
                 if len(kept) == MAX_CELLS:
                     notes.append(f"more than {MAX_CELLS} cells: the rest are left out")
@@ -154,6 +146,20 @@ def _answers(cells: list, questions: list[WrittenQuestion]) -> list[dict]:
                 kept.append(answer_cell(cell, budget, notes))
         answers.append(_answer(kept, notes))
     return answers
+
+
+def marker_notes(regions: list[Region]) -> list[str]:
+    """Notes for the TA on a question's regions: a start marker missing or repeated (all the
+    regions' cells are kept, in order), and each region's own notes."""
+    notes = []
+    if not regions:
+        notes.append("no start marker for this question was found in the notebook")
+    elif len(regions) > 1:
+        notes.append(
+            f"the question's start marker appears {len(regions)} times; "
+            "the answers under each are kept, in order"
+        )
+    return notes + [note for region in regions for note in region.notes]
 
 
 def notebook_cells(notebook: bytes | str) -> list[dict]:

@@ -12,29 +12,29 @@ left out. The modules, by job:
 - ``fingerprints``: hashed k-grams, winnowing, the handed-out material left out;
 - ``engine``: the inverted index, candidate pairs, fragments, coverage, clusters;
 - ``report``: ``similarity.json`` (its schema is documented there) and ``pairs.csv``;
-- ``run``: the plain function that does it all, ``write_similarity_report``.
+- ``run``: the plain function that does it all, ``write_similarity_report``;
+- ``settings``: what decides the figures, with their defaults.
+
+The names below are imported on first use, so that the command line reads the defaults without
+loading the engine.
 """
 
-from labkit.similarity.engine import Settings
-from labkit.similarity.run import (
-    DEFAULT_TEMPLATE,
-    build_report,
-    summary_text,
-    write_similarity_report,
-)
-from labkit.similarity.sources import (
-    SimilarityError,
-    questions_from_autograder,
-    questions_from_graded,
-)
+import importlib
 
-__all__ = [
-    "DEFAULT_TEMPLATE",
-    "Settings",
-    "SimilarityError",
-    "build_report",
-    "questions_from_autograder",
-    "questions_from_graded",
-    "summary_text",
-    "write_similarity_report",
-]
+_EXPORTS = {
+    "DEFAULT_TEMPLATE": "labkit.similarity.settings",
+    "Settings": "labkit.similarity.settings",
+    "SimilarityError": "labkit.similarity.sources",
+    "build_report": "labkit.similarity.run",
+    "questions_from_autograder": "labkit.similarity.sources",
+    "questions_from_graded": "labkit.similarity.sources",
+    "summary_text": "labkit.similarity.run",
+    "write_similarity_report": "labkit.similarity.run",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'labkit.similarity' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

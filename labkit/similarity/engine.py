@@ -30,34 +30,12 @@ import numpy as np
 from scipy import sparse
 
 from labkit.similarity.fingerprints import Document
+from labkit.similarity.settings import KindSettings, Settings
 
 MIN_COMMON = 3  # a fragment two submissions share is what this report looks for, never common
 MAX_MEASURED = 20_000  # candidate pairs measured per question (the most overlapping first)
 MAX_STEPS = 1_000_000  # token comparisons spent growing one pair's fragments
 MAX_EXAMPLES = 10  # common fragments shown per question
-
-
-@dataclass(frozen=True)
-class KindSettings:
-    """How answers of one kind are fingerprinted: k-gram length, window, minimum length."""
-
-    k: int
-    window: int
-    min_tokens: int
-    unit: str  # what a token is, for a reader: "tokens" (of code) or "words"
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything that decides the report's figures."""
-
-    threshold: float = 0.7
-    max_share: float = 0.5
-    candidate_share: float = 0.5
-    max_pairs: int = 2_000  # pairs listed per question (the most similar)
-    max_fragments: int = 100  # fragments listed per pair (the longest)
-    code: KindSettings = KindSettings(k=8, window=4, min_tokens=15, unit="tokens")
-    text: KindSettings = KindSettings(k=4, window=1, min_tokens=8, unit="words")
 
 
 @dataclass

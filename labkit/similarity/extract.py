@@ -37,6 +37,7 @@ from labkit.gradebook.written import (
     PLACEHOLDER,
     WrittenQuestion,
     find_regions,
+    marker_notes,
 )
 from labkit.similarity.tokens import inline_code
 
@@ -198,18 +199,8 @@ def _joined(sources: list[str], notes: list[str]) -> Answer:
 
 
 def _written_answer(name: str, regions: list) -> Answer:
-    notes: list[str] = []
-    if not regions:
-        notes.append("no start marker for this question was found in the notebook")
-    elif len(regions) > 1:
-        notes.append(
-            f"the question's start marker appears {len(regions)} times: "
-            "the answers under each are compared together"
-        )
-    sources = []
-    for region in regions:
-        notes += region.notes
-        sources += [cell_source(c) for c in region.cells]
+    notes = marker_notes(regions)
+    sources = [cell_source(c) for region in regions for c in region.cells]
     sources = [s for s in sources if s.strip() not in ("", PLACEHOLDER)]
     answer = _joined(sources, notes)
     answer.found = bool(regions)

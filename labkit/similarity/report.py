@@ -67,9 +67,10 @@ import sys
 
 import numpy as np
 
-from labkit.similarity.engine import MIN_COMMON, KindSettings, QuestionResult, Settings
+from labkit.similarity.engine import MIN_COMMON, QuestionResult
 from labkit.similarity.extract import Answer, Question
 from labkit.similarity.fingerprints import Document
+from labkit.similarity.settings import KindSettings, Settings
 from labkit.similarity.sources import Submitted
 
 FORMAT, VERSION = "labkit-similarity", 1

@@ -8,11 +8,10 @@ import json
 from pathlib import Path
 
 from labkit.atomic import write_atomically
-from labkit.data import REPO_ROOT
 from labkit.gradebook.folder import GradedFolder
 from labkit.gradebook.written import WrittenQuestion
 from labkit.similarity import report as report_module
-from labkit.similarity.engine import Settings, compare_question
+from labkit.similarity.engine import compare_question
 from labkit.similarity.extract import (
     CODE,
     TEXT,
@@ -24,10 +23,9 @@ from labkit.similarity.extract import (
     prompts_of,
 )
 from labkit.similarity.fingerprints import TokenHasher, fingerprint, given_material
+from labkit.similarity.settings import DEFAULT_TEMPLATE, Settings
 from labkit.similarity.sources import Submitted, find_submissions, read_template
 from labkit.similarity.tokens import code_tokens, text_tokens
-
-DEFAULT_TEMPLATE = REPO_ROOT / "student_template" / "logreg_digits.ipynb"
 
 
 def write_similarity_report(
@@ -37,8 +35,8 @@ def write_similarity_report(
     autograded: list[str],
     written: list[WrittenQuestion],
     template: Path = DEFAULT_TEMPLATE,
-    threshold: float = 0.7,
-    max_share: float = 0.5,
+    threshold: float = Settings.threshold,
+    max_share: float = Settings.max_share,
     questions_from: str = "",
 ) -> dict:
     """Compare every pair of submissions, question by question, and write the report.
