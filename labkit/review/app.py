@@ -24,7 +24,7 @@ from labkit.gradebook.store import ReviewStore
 from labkit.review.api import add_api
 from labkit.review.pages import add_pages
 from labkit.review.refresher import ReportRefresher
-from labkit.review.requests import REFRESHER_KEY, BadRequest
+from labkit.review.requests import REFRESHER_KEY, BadRequest, request_store
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -122,10 +122,11 @@ def create_app(
 
     @app.context_processor
     def page_globals() -> dict:
-        return {
-            "csrf_token": session.get("csrf", ""),
-            "anonymous": bool(session.get("anonymous")),
-        }
+        try:
+            anonymous = request_store().anonymous  # kept in the store: every TA, every run
+        except Exception:  # noqa: BLE001 -- a page about a broken store names no one
+            anonymous = True
+        return {"csrf_token": session.get("csrf", ""), "anonymous": anonymous}
 
     add_pages(app)
     add_api(app)
