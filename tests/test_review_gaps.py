@@ -19,7 +19,6 @@ from lastmile_helpers import (
     write_results,
 )
 
-from labkit.gradebook.code import extract_code
 from labkit.gradebook.folder import GradedFolder
 from labkit.gradebook.refresh import refresh_reports
 from labkit.gradebook.store import ReviewStore
@@ -64,6 +63,8 @@ def _post(client, url: str, body: dict):
 def test_the_code_of_each_autograded_question_is_read_as_data():
     """Does the code of each autograded question of a submitted notebook come out of it, in the
     cells between its prompt and its check cell, without running anything?"""
+    from labkit.gradebook.code import extract_code
+
     notebook = (SUBMISSIONS / "solution.ipynb").read_text()
     code = extract_code(notebook, ["q_z", "q_center_bonus", "q_l1", "q_missing"])
     assert code["q_z"]["cells"][0]["source"].startswith("def compute_z(clf, x):")
