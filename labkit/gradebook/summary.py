@@ -79,6 +79,14 @@ def summary_text(result: BatchResult) -> str:
                 f"(labkit review); points so far: mean {statistics.fmean(so_far):.2f} / "
                 f"{manifest.maximum:g}{bonus}"
             )
+    if settings.course.due is not None:
+        late = [row for row in rows if row.lateness is not None and row.lateness.days]
+        unknown = [row for row in rows if row.lateness is not None and row.lateness.days is None]
+        lines.append(
+            f"{settings.course.describe()}: {len(late)} late"
+            + (f", {len(unknown)} without a known time (no penalty; see the message column)"
+               if unknown else "")
+        )  # fmt: skip
     flagged = [row.submission for row in rows if row.outcome.flags]
     if flagged:
         lines.append(
