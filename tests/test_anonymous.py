@@ -157,3 +157,16 @@ def test_a_pseudonym_is_enough_to_grade(out):
     assert response.get_json()["grade"]["submission"] == key
     with ReviewStore.open(out) as store:
         assert store.grade("bob.ipynb", "q_reading").score == 1
+
+
+def test_a_refusal_names_the_submission_by_pseudonym(out):
+    """Does a refused change (a score out of range) name the submission by its pseudonym, not
+    its file name, in anonymous grading?"""
+    client = review_app.create_app(out).test_client()
+    _post(client, "/api/anonymous", {"anonymous": True})
+    with ReviewStore.open(out) as store:
+        key = store.pseudonyms()["alice_solution.zip"]
+    response = _post(client, "/api/score", {"submission": key, "question": "q_reading", "score": 5})
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert key in error and "alice" not in error

@@ -52,10 +52,19 @@ def _watch(page) -> list[str]:
 
 @pytest.mark.browser
 def test_browser_overrides_an_autograded_score_with_a_reason(browser, served, out, artifacts):  # noqa: F811
-    """Is an override without a reason not saved, one with a reason saved and shown (score,
-    badge, total), and cleared again by the TA?"""
+    """Does the submissions table sort by a question's score; is an override without a reason
+    not saved, one with a reason saved and shown (score, badge, total), and cleared again by
+    the TA?"""
     page = browser.new_page()
     errors = _watch(page)
+    page.goto(served + "submissions")
+    rows = page.locator("#submissions tbody tr")
+    heading = page.locator('th[data-question="q_z"] button.sort')
+    heading.click()  # ascending: alice's 0 first
+    assert rows.first.get_attribute("data-submission") == "alice_solution.zip"
+    heading.click()  # descending: alice last
+    assert rows.last.get_attribute("data-submission") == "alice_solution.zip"
+    assert page.locator('th[data-question="q_z"]').get_attribute("aria-sort") == "descending"
     page.goto(served + "submissions/alice_solution.zip")
     form = page.locator('form.override-form[data-question="q_z"]')
     form.locator('input[name="score"]').fill("2")

@@ -161,3 +161,20 @@ def test_intake_reads_canvas_students_and_gradescope_times(tmp_path):
         "2026-12-11T08:30:00.123456-08:00",
         "gradescope",
     )
+
+
+def test_canvas_download_zip_is_recognised_and_refused_whole(tmp_path):
+    """Is Canvas's Download Submissions zip, given as one file, refused with a message to
+    unzip it (not graded as one student's invalid submission)?"""
+    import zipfile
+
+    bulk = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(bulk, "w") as archive:
+        archive.writestr("lovelaceada_4242_1_lab.ipynb", "{}")
+        archive.writestr("turingalan_late_5151_2_lab.zip", b"PK")
+    with pytest.raises(intake.GradingError, match="unzip it and grade the folder"):
+        intake.find_submissions([bulk])
+    student = tmp_path / "export.zip"
+    with zipfile.ZipFile(student, "w") as archive:
+        archive.writestr("logreg_digits.ipynb", "{}")
+    assert [s.name for s in intake.find_submissions([student])] == ["export.zip"]

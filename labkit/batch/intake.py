@@ -24,7 +24,7 @@ import yaml
 from labkit.batch import times
 from labkit.data import sha256_of
 from labkit.gradebook.course import COURSE_TOML
-from labkit.gradebook.manifest import MANIFEST_NAME, Manifest, ManifestError, fallback_manifest
+from labkit.gradebook.manifest import MANIFEST_NAME, Manifest, ManifestError, checked_manifest
 from labkit.gradebook.outcome import Outcome, Status
 from labkit.gradebook.written import QUESTIONS_NAME, WrittenQuestion, questions_from_json
 from labkit.grader import cells
@@ -148,26 +148,10 @@ def _manifest(
     path: Path, text: bytes, points: dict[str, float], written: list[WrittenQuestion]
 ) -> Manifest:
     """The zip's manifest, checked against its tests (or one built from them, for old zips)."""
-    if not text:
-        return fallback_manifest(points, {q.name: q.points for q in written})
     try:
-        manifest = Manifest.from_json(text)
+        return checked_manifest(text, points, {q.name: q.points for q in written})
     except ManifestError as exc:
         raise GradingError(f"{path}: {MANIFEST_NAME}: {exc}") from exc
-    listed = {q.name: q.points for q in manifest.autograded()}
-    if set(listed) != set(points):
-        raise GradingError(
-            f"{path}: {MANIFEST_NAME} lists the autograded questions {sorted(listed)}, but the "
-            f"zip's tests are {sorted(points)}"
-        )
-    wrong = [
-        f"{q}: {listed[q]:g} in the manifest, {points[q]:g} in its tests"
-        for q in listed
-        if abs(listed[q] - points[q]) > 1e-9
-    ]
-    if wrong:
-        raise GradingError(f"{path}: {MANIFEST_NAME} disagrees with the tests: {'; '.join(wrong)}")
-    return manifest
 
 
 def _points(source: str) -> float:
@@ -212,6 +196,11 @@ def find_submissions(paths: list[Path], *, time_from_mtime: bool = False) -> lis
             if (path / METADATA_NAME).is_file():
                 metadata, stamps = read_metadata_file(path / METADATA_NAME)
         elif path.exists():
+            if times.is_canvas_download(path):
+                raise GradingError(
+                    f"{path} is Canvas's Download Submissions zip (every file in it is named "
+                    "lastfirst_<userid>_<subid>_<file>): unzip it and grade the folder"
+                )
             entries = [path]
         else:
             raise GradingError(f"{path}: no such file or folder")

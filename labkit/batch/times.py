@@ -11,6 +11,7 @@ A submission with none of these has no time, and the late policy says so instead
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,6 +52,21 @@ def canvas_students(name: str) -> list[dict]:
     if canvas is None:
         return []
     return [{"name": clean_text(canvas.name), "canvas_id": canvas.user_id}]
+
+
+def is_canvas_download(path: Path) -> bool:
+    """Whether ``path`` is Canvas's bulk download (a zip of files all named the Canvas way),
+    not one student's submission; only the names are read."""
+    if path.suffix != ".zip":
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if not n.endswith("/")]
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return bool(names) and all(
+        "/" not in name and parse_canvas_name(name) is not None for name in names
+    )
 
 
 def submitted_at(path: Path, *, gradescope: str = "", from_mtime: bool = False) -> SubmittedAt:

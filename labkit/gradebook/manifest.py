@@ -24,6 +24,7 @@ __all__ = [
     "Manifest",
     "ManifestError",
     "ManifestQuestion",
+    "checked_manifest",
     "fallback_manifest",
     "read_manifest",
 ]
@@ -41,6 +42,30 @@ def fallback_manifest(
         if name not in autograded
     ]
     return Manifest(assignment=assignment, questions=tuple(questions))
+
+
+def checked_manifest(
+    text: bytes, autograded: dict[str, float], written: dict[str, float]
+) -> Manifest:
+    """An autograder zip's manifest (``text``; a fallback if empty), checked against the points
+    of its tests (``autograded``); raise ManifestError naming what disagrees."""
+    if not text:
+        return fallback_manifest(autograded, written)
+    manifest = Manifest.from_json(text)
+    listed = {q.name: q.points for q in manifest.autograded()}
+    if set(listed) != set(autograded):
+        raise ManifestError(
+            f"lists the autograded questions {sorted(listed)}, but the zip's tests are "
+            f"{sorted(autograded)}"
+        )
+    wrong = [
+        f"{q}: {listed[q]:g} in the manifest, {autograded[q]:g} in its tests"
+        for q in listed
+        if abs(listed[q] - autograded[q]) > 1e-9
+    ]
+    if wrong:
+        raise ManifestError(f"disagrees with the tests: {'; '.join(wrong)}")
+    return manifest
 
 
 def read_manifest(

@@ -49,9 +49,12 @@ def _autograded_points(outcomes: list[Outcome]) -> dict[str, float]:
     return next((o.points for o in outcomes if o.points), {})
 
 
-def refresh_reports(folder: GradedFolder, *, submissions: list[str] | None = None) -> None:
+def refresh_reports(
+    folder: GradedFolder, *, submissions: list[str] | None = None, summary: bool = False
+) -> None:
     """Rewrite the gradebook and the feedback of ``submissions`` (all if None) from the store;
-    with all of them, ``summary.png`` too.
+    with ``summary``, ``summary.png`` too (drawing it takes a while: ``labkit grade`` and the
+    review server's stop ask for it).
 
     Rows the gradebook lists as ``pending`` (a batch that was stopped) stay listed.
     """
@@ -80,7 +83,7 @@ def refresh_reports(folder: GradedFolder, *, submissions: list[str] | None = Non
         if outcome is not None:
             full = dataclasses.replace(row, outcome=outcome)
             folder.write_feedback(row.submission, reports.feedback_text(full))
-    if submissions is None and rows:
+    if summary and rows:
         result = BatchResult(
             [row.outcome for row in all_rows],
             _autograded_points([r.outcome for r in rows]),

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 from labkit.gradebook import schema
@@ -398,10 +397,6 @@ def _submission_row(
         written={q: grades.get((name, q)) or Grade.ungraded(name, q) for q in written},
         pseudonym=pseudonyms.get(name, ""),
     )
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _dump(value) -> str:

@@ -33,6 +33,16 @@ class Identity:
         secrets = {name: _secrets_of(name, students) for name, students in people.items()}
         return cls(anonymous=store.anonymous, pseudonyms=store.pseudonyms(), secrets=secrets)
 
+    @classmethod
+    def of_store(cls, store) -> Identity:
+        """The identity rules of ``store``, hiding file names only (no student lookups)."""
+        pseudonyms = store.pseudonyms()
+        return cls(
+            anonymous=store.anonymous,
+            pseudonyms=pseudonyms,
+            secrets={name: _secrets_of(name, []) for name in pseudonyms},
+        )
+
     def key(self, submission: str) -> str:
         """What pages show, link and post for ``submission``."""
         if self.anonymous:
