@@ -187,7 +187,9 @@ def _restamp(outcome: Outcome, submission: Submission, grader_zip: Autograder) -
     outcome.max_total = grader_zip.manifest.maximum
     outcome.bonus_max = grader_zip.manifest.bonus_max
     outcome.students = outcome.students or list(submission.students)
-    if not outcome.code and outcome.status is not Status.INVALID:
+    # Only a notebook the grader read to the end is read again here: one that killed its grader
+    # (status error) may be built to exhaust whoever parses it.
+    if not outcome.code and outcome.status in (Status.OK, Status.TIMEOUT):
         try:
             _, notebook = intake.read_notebook(submission.path)
         except (InvalidSubmission, OSError):
