@@ -25,7 +25,7 @@ from pathlib import Path
 from labkit.atomic import write_atomically
 from labkit.gradebook.csvcells import guard, write_table
 from labkit.gradebook.ledger import Row, Settings
-from labkit.gradebook.roster import Join, Student
+from labkit.gradebook.roster import Join, Student, clean_text
 
 LMS_NAMES = ("canvas", "gradescope", "moodle")
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -49,19 +49,19 @@ class ExportReport:
     missing: list[str] = field(default_factory=list)  # students without a submission
 
     def lines(self) -> list[str]:
-        """The report as the command prints it."""
+        """The report as the command prints it (names without control characters: a file name
+        may carry terminal escapes)."""
         lines = [f"wrote {self.written} student(s) to {self.path} ({self.lms})"]
         if self.zeros:
             lines[0] += f", {self.zeros} of them 0 for no submission"
-        if self.left_out:
-            lines.append(f"left out ({len(self.left_out)}):")
-            lines += [f"  {entry}" for entry in self.left_out]
-        if self.unmatched:
-            lines.append(f"submissions that match no student ({len(self.unmatched)}):")
-            lines += [f"  {name}" for name in self.unmatched]
-        if self.missing:
-            lines.append(f"students without a submission ({len(self.missing)}):")
-            lines += [f"  {name}" for name in self.missing]
+        for title, entries in (
+            ("left out", self.left_out),
+            ("submissions that match no student", self.unmatched),
+            ("students without a submission", self.missing),
+        ):
+            if entries:
+                lines.append(f"{title} ({len(entries)}):")
+                lines += [f"  {clean_text(entry, limit=400)}" for entry in entries]
         return lines
 
 
