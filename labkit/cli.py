@@ -9,6 +9,7 @@ import click
 
 from labkit import data as data_module
 from labkit.batch.options import GradeOptions
+from labkit.gradebook.lms import LMS_NAMES
 from labkit.similarity.settings import DEFAULT_TEMPLATE
 from labkit.similarity.settings import Settings as SimilaritySettings
 
@@ -111,6 +112,46 @@ def release(root: Path, check: bool):
     click.echo(summary.render())
 
 
+def _lms_options(command):
+    """The options that export grades for an LMS, shared by ``grade`` and ``review``."""
+    options = [
+        click.option(
+            "--export-lms",
+            nargs=2,
+            type=(click.Choice(LMS_NAMES), click.Path(dir_okay=False, path_type=Path)),
+            metavar="LMS FILE",
+            help="Write the final totals as this LMS imports them (canvas, gradescope, moodle) "
+            "to FILE; who is left out, and why, is listed.",
+        ),
+        click.option(
+            "--canvas-assignment-id",
+            metavar="ID",
+            help="Canvas: the assignment's id, so the column updates it (without: a new one).",
+        ),
+        click.option(
+            "--assignment-title", metavar="TITLE", help="The LMS column's title [the lab's name]."
+        ),
+        click.option(
+            "--missing-as-zero",
+            is_flag=True,
+            help="Give roster students without a submission a 0 row (else they are listed).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _export(output_dir, export_lms, **options) -> None:
+    """Export the folder's grades for an LMS and print what was left out."""
+    from labkit.gradebook import lms
+
+    name, path = export_lms
+    report = lms.export_folder(output_dir, lms=name, path=path, **options)
+    for line in report.lines():
+        click.echo(line)
+
+
 @main.command(short_help="Grade a folder of submissions into a gradebook.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option(
@@ -143,12 +184,29 @@ def release(root: Path, check: bool):
     help="Also write the similarity report (similarity.json, pairs.csv) with its defaults, "
     "as 'labkit similarity' does.",
 )
-def grade(paths, autograder, output_dir, jobs, timeout, memory_mb, force, scheduler, similarity):
+@click.option("--due", metavar="DATETIME", help=GradeOptions.help("due"))
+@click.option("--late-policy", metavar="POLICY", help=GradeOptions.help("late_policy"))
+@click.option(
+    "--roster",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help=GradeOptions.help("roster"),
+)
+@click.option("--name-pattern", metavar="PATTERN", help=GradeOptions.help("name_pattern"))
+@click.option("--time-from-mtime", is_flag=True, help=GradeOptions.help("time_from_mtime"))
+@_lms_options
+def grade(
+    paths, autograder, output_dir, jobs, timeout, memory_mb, force, scheduler, similarity, **options
+):
     """Grade a folder of submissions in parallel, without Docker, into a gradebook."""
     from labkit import batch
     from labkit.gradebook import reports
-    from labkit.gradebook.folder import GradedFolder
+    from labkit.gradebook.folder import GradebookError, GradedFolder
+    from labkit.gradebook.lms import LmsError
 
+    lms_options = {
+        key: options.pop(key)
+        for key in ("export_lms", "canvas_assignment_id", "assignment_title", "missing_as_zero")
+    }
     with _errors_as_exit(batch.GradingError):
         result = batch.grade_batch(
             list(paths),
@@ -159,10 +217,14 @@ def grade(paths, autograder, output_dir, jobs, timeout, memory_mb, force, schedu
             memory_mb=memory_mb,
             force=force,
             scheduler=scheduler,
+            **options,
         )
     folder = GradedFolder(output_dir)
     click.echo(reports.summary_text(result))
     click.echo(f"gradebook: {folder.gradebook}; plots: {folder.summary_png}")
+    if lms_options["export_lms"]:
+        with _errors_as_exit(LmsError, GradebookError):
+            _export(output_dir, **lms_options)
     if similarity:
         _similarity_after_grading(list(paths), autograder=autograder, folder=folder)
 
@@ -196,7 +258,7 @@ def _similarity_after_grading(paths: list[Path], *, autograder: Path, folder) ->
     )
 
 
-@main.command(short_help="Grade written answers in the browser; export or import their scores.")
+@main.command(short_help="Grade written answers in the browser; export grades for an LMS.")
 @click.argument("output_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
@@ -210,7 +272,8 @@ def _similarity_after_grading(paths: list[Path], *, autograder: Path, folder) ->
     "--export",
     "export_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write every written answer's score and comment to this CSV file, then stop.",
+    help="Write every written answer's score, comment and rubric items to this CSV file, then "
+    "stop.",
 )
 @click.option(
     "--import",
@@ -218,19 +281,32 @@ def _similarity_after_grading(paths: list[Path], *, autograder: Path, folder) ->
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="Read scores and comments from this CSV file (all rows or none), then stop.",
 )
-def review(output_dir, host, port, export_path, import_path):
+@click.option(
+    "--roster",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="With --export-lms: the course roster to join students by (kept in the folder).",
+)
+@click.option("--name-pattern", metavar="PATTERN", help=GradeOptions.help("name_pattern"))
+@_lms_options
+def review(output_dir, host, port, export_path, import_path, **lms_options):
     """Serve the review app over OUTPUT_DIR, a folder written by 'labkit grade'.
 
-    TAs grade the written questions answer by answer, see each submission's autograded results
-    and flags, and read the item analysis; the gradebook and feedback follow every change.
+    TAs grade the written questions answer by answer, see each submission's autograded results,
+    code and flags, override an autograded score with a reason, and read the item analysis; the
+    gradebook and feedback follow every change. --export/--import move written scores through a
+    spreadsheet; --export-lms writes the final totals for Canvas, Gradescope or Moodle.
     """
     from labkit.gradebook import scores_csv
     from labkit.gradebook.folder import GradebookError, GradedFolder
+    from labkit.gradebook.lms import LmsError
     from labkit.review import app
 
-    if export_path and import_path:
-        raise click.UsageError("give --export or --import, not both")
-    with _errors_as_exit(GradebookError):
+    chosen = [bool(export_path), bool(import_path), bool(lms_options["export_lms"])]
+    if sum(chosen) > 1:
+        raise click.UsageError("give one of --export, --import and --export-lms")
+    if (lms_options["roster"] or lms_options["name_pattern"]) and not lms_options["export_lms"]:
+        raise click.UsageError("--roster and --name-pattern go with --export-lms")
+    with _errors_as_exit(GradebookError, LmsError):
         GradedFolder(output_dir).check()
         if export_path:
             rows = scores_csv.export_scores(output_dir, export_path)
@@ -239,6 +315,9 @@ def review(output_dir, host, port, export_path, import_path):
         if import_path:
             rows = scores_csv.import_scores(output_dir, import_path)
             click.echo(f"imported {rows} rows from {import_path}; gradebook and feedback updated")
+            return
+        if lms_options["export_lms"]:
+            _export(output_dir, **lms_options)
             return
     with _errors_as_exit(GradebookError, OSError):
         app.serve(output_dir, host=host, port=port, announce=click.echo)

@@ -5,7 +5,10 @@ Everything a student uploaded is checked here first (empty files, broken JSON, z
 exactly one notebook at their top, as ``otter run`` finds it) and only the notebook itself is
 handed on: nothing of a zip is ever extracted (entries named outside it are flagged), and no
 pickle or log a student made is ever read. Gradescope's ``submission_metadata.yml`` (beside the
-folders of its bulk export) is read as plain data, for the submitters' names, emails and ids.
+folders of its bulk export) is read as plain data, for the submitters' names, emails and ids and
+each submission's time; a Canvas "Download Submissions" name gives its student's Canvas id
+(``labkit.batch.times``). The zip's ``questions.json`` gives every question's order, points and
+bonus flag (``labkit.grader.manifest``); a zip built before it existed gets one from its tests.
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from pathlib import Path, PurePosixPath
 import nbformat
 import yaml
 
+from labkit import submission_times as times
 from labkit.data import sha256_of
+from labkit.gradebook.course import COURSE_TOML
+from labkit.gradebook.manifest import MANIFEST_NAME, Manifest, ManifestError, checked_manifest
 from labkit.gradebook.outcome import Outcome, Status
 from labkit.gradebook.written import QUESTIONS_NAME, WrittenQuestion, questions_from_json
 from labkit.grader import cells
@@ -48,6 +54,7 @@ class Submission:
     name: str
     path: Path
     students: list[dict] = field(default_factory=list)  # from Gradescope's metadata, if any
+    submitted: times.SubmittedAt = field(default_factory=times.SubmittedAt)
 
 
 @dataclass
@@ -62,6 +69,7 @@ class Autograder:
     config: GradingConfig
     written: list[WrittenQuestion] = field(default_factory=list)  # hand-graded, in order
     written_json: bytes = b""  # the zip's written_questions.json, as it is
+    manifest: Manifest = field(default_factory=lambda: Manifest("", ()))
 
     @classmethod
     def load(cls, path: Path) -> Autograder:
@@ -87,6 +95,7 @@ class Autograder:
                 )
                 # Zips built before the written questions were listed have none.
                 written_json = archive.read(QUESTIONS_NAME) if QUESTIONS_NAME in names else b""
+                manifest_json = archive.read(MANIFEST_NAME) if MANIFEST_NAME in names else b""
         except (OSError, zipfile.BadZipFile, ValueError) as exc:
             raise GradingError(f"{path}: not a readable autograder zip ({exc})") from exc
         if not tests:
@@ -103,6 +112,8 @@ class Autograder:
             written = questions_from_json(written_json) if written_json else []
         except ValueError as exc:
             raise GradingError(f"{path}: {QUESTIONS_NAME}: {exc}") from exc
+        manifest = _manifest(path, manifest_json, points, written)
+        points = {q.name: points[q.name] for q in manifest.autograded()}
         return cls(
             path=path,
             sha256=sha256_of(path),
@@ -112,19 +123,36 @@ class Autograder:
             config=config,
             written=written,
             written_json=written_json,
+            manifest=manifest,
         )
 
     def outcome(self, submission: Submission, status: Status, reason: str = "") -> Outcome:
         """A fresh outcome of ``submission`` graded with this zip: its autograded questions'
-        points and its submitters (``Outcome.new``), whoever writes it."""
+        points, the maximum and bonus, its submitters and when it was handed in
+        (``Outcome.new``), whoever writes it."""
         return Outcome.new(
             submission.name,
             status,
             points=self.points,
+            maximum=self.manifest.maximum,
+            bonus_max=self.manifest.bonus_max,
             students=submission.students,
             reason=reason,
             autograder_sha256=self.sha256,
+            submitted_at=submission.submitted.at,
+            time_source=submission.submitted.source,
+            late_marker=submission.submitted.late_marker,
         )
+
+
+def _manifest(
+    path: Path, text: bytes, points: dict[str, float], written: list[WrittenQuestion]
+) -> Manifest:
+    """The zip's manifest, checked against its tests (or one built from them, for old zips)."""
+    try:
+        return checked_manifest(text, points, {q.name: q.points for q in written})
+    except ManifestError as exc:
+        raise GradingError(f"{path}: {MANIFEST_NAME}: {exc}") from exc
 
 
 def _points(source: str) -> float:
@@ -152,32 +180,44 @@ def _plugin_config(otter_config: dict) -> dict:
 # --- what was submitted ---------------------------------------------------------------------------
 
 
-def find_submissions(paths: list[Path]) -> list[Submission]:
+def find_submissions(paths: list[Path], *, time_from_mtime: bool = False) -> list[Submission]:
     """Expand files and folders into submissions: one per file, or per bulk-export folder.
 
     A folder holding Gradescope's ``submission_metadata.yml`` gives each of its sub-folders the
-    submitters the file lists for it (see ``read_metadata``).
+    submitters and the time the file lists for it (see ``read_metadata``); a Canvas download
+    name gives its student and late marker (``labkit.batch.times``); ``time_from_mtime`` takes
+    the time of any other submission from its file. A ``course.toml`` in a folder is its
+    settings (``labkit.gradebook.course``), not a submission.
     """
     found: dict[str, Submission] = {}
     for path in map(Path, paths):
-        metadata = {}
+        metadata, stamps = {}, {}
         if path.is_dir():
             entries = [p for p in sorted(path.iterdir()) if not p.name.startswith(".")]
             if (path / METADATA_NAME).is_file():
-                metadata = read_metadata(path / METADATA_NAME)
+                metadata, stamps = read_metadata_file(path / METADATA_NAME)
         elif path.exists():
+            if times.is_canvas_download(path):
+                raise GradingError(
+                    f"{path} is Canvas's Download Submissions zip (every file in it is named "
+                    "lastfirst_<userid>_<subid>_<file>): unzip it and grade the folder"
+                )
             entries = [path]
         else:
             raise GradingError(f"{path}: no such file or folder")
         for entry in entries:
-            if entry.name == METADATA_NAME:
+            if entry.name in (METADATA_NAME, COURSE_TOML) and entry.parent == path:
                 continue
             if entry.name in found:
                 raise GradingError(
                     f"two submissions are named {entry.name}: {found[entry.name].path} and {entry}"
                 )
             students = metadata.get(entry.name, []) if entry.is_dir() else []
-            found[entry.name] = Submission(entry.name, entry, students)
+            students = students or times.canvas_students(entry.name)
+            submitted = times.submitted_at(
+                entry, gradescope=stamps.get(entry.name, ""), from_mtime=time_from_mtime
+            )
+            found[entry.name] = Submission(entry.name, entry, students, submitted)
     return sorted(found.values(), key=lambda s: s.name)
 
 
@@ -211,20 +251,30 @@ def load_metadata(path: Path):
 
 
 def read_metadata(path: Path) -> dict[str, list[dict]]:
-    """The submitters of each submission folder, from Gradescope's ``submission_metadata.yml``.
+    """The submitters of each submission folder, from Gradescope's ``submission_metadata.yml``
+    (see ``read_metadata_file``)."""
+    return read_metadata_file(path)[0]
+
+
+def read_metadata_file(path: Path) -> tuple[dict[str, list[dict]], dict[str, str]]:
+    """The submitters and the time of each submission folder, from Gradescope's
+    ``submission_metadata.yml``.
 
     The file maps each folder's name to its details, whose ``:submitters`` list each person's
-    ``:name``, ``:email`` and ``:sid``. Only those are read, as text, capped in length and
-    number; entries of any other shape are skipped. A file that is not YAML, or too large, is a
-    GradingError naming it.
+    ``:name``, ``:email`` and ``:sid``, and whose ``:created_at:`` is when it was handed in.
+    Only those are read, as text, capped in length and number; entries of any other shape are
+    skipped. A file that is not YAML, or too large, is a GradingError naming it.
     """
     data = load_metadata(path)
     if not isinstance(data, dict):
-        return {}
-    found = {}
+        return {}, {}
+    found, stamps = {}, {}
     for folder, details in data.items():
         if not isinstance(folder, str) or not isinstance(details, dict):
             continue
+        stamp = times.gradescope_time(details)
+        if stamp:
+            stamps[folder] = stamp
         submitters = _field(details, "submitters")
         if not isinstance(submitters, list):
             continue
@@ -233,7 +283,7 @@ def read_metadata(path: Path) -> dict[str, list[dict]]:
             if isinstance(person, dict):
                 people.append({key: _text_field(person, key) for key in ("name", "email", "sid")})
         found[folder] = people
-    return found
+    return found, stamps
 
 
 def _field(mapping: dict, key: str):

@@ -6,7 +6,11 @@ import dataclasses
 from pathlib import Path
 
 from labkit.gradebook import reports
+from labkit.gradebook.course import Course
+from labkit.gradebook.ledger import Row, Settings, build_rows
+from labkit.gradebook.manifest import Manifest, ManifestQuestion
 from labkit.gradebook.outcome import Outcome, Status
+from labkit.gradebook.totals import Override, WrittenScore
 from labkit.gradebook.written import (
     WrittenQuestion,
     answer_fingerprint,
@@ -21,6 +25,45 @@ QUESTIONS = [
     WrittenQuestion("q_essay", 2.0, "**Question (`q_essay`, written).** Why?", []),
     WrittenQuestion("q_short", 1.0, "**Question (`q_short`, written).** What?", []),
 ]
+
+
+def manifest_for(
+    points: dict[str, float],
+    written: dict[str, float] | None = None,
+    *,
+    bonus: tuple[str, ...] = (),
+    order: list[str] | None = None,
+) -> Manifest:
+    """A manifest of autograded ``points`` and ``written`` questions (in ``order`` if given)."""
+    questions = [ManifestQuestion(q, p, "autograded", q in bonus) for q, p in points.items()]
+    questions += [ManifestQuestion(q, p, "written", q in bonus) for q, p in (written or {}).items()]
+    if order is not None:
+        questions.sort(key=lambda q: order.index(q.name))
+    return Manifest("lab", tuple(questions))
+
+
+def rows_for(
+    outcomes: list[Outcome],
+    points: dict[str, float],
+    written_points: dict[str, float] | None = None,
+    *,
+    written: dict[tuple[str, str], WrittenScore] | None = None,
+    overrides: dict[tuple[str, str], Override] | None = None,
+    bonus: tuple[str, ...] = (),
+    course: Course | None = None,
+) -> tuple[Settings, list[Row]]:
+    """The settings and rows the reports read, for outcomes made by hand."""
+    settings = Settings(
+        manifest=manifest_for(points, written_points, bonus=bonus), course=course or Course()
+    )
+    rows, _ = build_rows(settings, outcomes, written=written, overrides=overrides)
+    return settings, rows
+
+
+def write_gradebook(path: Path, outcomes: list[Outcome], points: dict[str, float], **kw) -> None:
+    """Write a gradebook for outcomes made by hand (see ``rows_for``)."""
+    settings, rows = rows_for(outcomes, points, **kw)
+    reports.write_gradebook(path, settings, rows)
 
 
 def markdown_answer(text: str) -> dict:
@@ -75,5 +118,5 @@ def graded_folder(output_dir: Path) -> Path:
     ]
     for result in outcomes:
         write_outcome(output_dir, result)
-    reports.write_gradebook(output_dir / "gradebook.csv", outcomes, POINTS)
+    write_gradebook(output_dir / "gradebook.csv", outcomes, POINTS)
     return output_dir

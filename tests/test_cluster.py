@@ -181,7 +181,7 @@ def test_an_outcome_written_on_the_client_keeps_its_submitters(tmp_path, autogra
     outcome = cluster.ClusterPool._failed(client_side, submission, batch.Status.ERROR, "died")
     assert (outcome.status, outcome.reason, outcome.students) == ("error", "died", people)
     assert outcome.points == grader_zip.points
-    assert outcome.max_total == sum(grader_zip.points.values())
+    assert (outcome.max_total, outcome.bonus_max) == (grader_zip.manifest.maximum, 1.0)
     assert outcome.submission_sha256 == intake.submission_sha256(folder)
     assert outcome.autograder_sha256 == grader_zip.sha256
 

@@ -19,11 +19,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from labkit import batch, intake
+from labkit import batch, intake, release
 from labkit.cli import main
 from labkit.gradebook import reports
 
 TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
 HOSTILE = TESTS / "hostile"
 SOLUTION = TESTS / "submissions" / "solution.ipynb"
 BLANK = TESTS / "submissions" / "blank.ipynb"
@@ -92,15 +93,18 @@ def test_hostile_submissions_do_not_affect_the_others(hostile_batch):
 
 @pytest.mark.graded
 def test_gradebook_and_summary(hostile_batch):
-    """Is there one row per file with every column, a summary.png and a summary text?"""
+    """Is there one row per file with every column (questions in notebook order), the regular
+    maximum without the bonus, a summary.png and a summary text?"""
     _, out, result = hostile_batch
+    questions = release.read_source(ROOT / "assignment")
     with (out / "gradebook.csv").open(newline="") as f:
         header = next(csv.reader(f))
-    written = ["q_confusion", "q_modified_digit", "q_l1_reading", "written_graded"]
     assert header == [
         "submission",
-        *result.points,
-        *written,
+        *[q.name for q in questions],
+        "written_graded",
+        "written_stale",
+        "bonus",
         "total",
         "max_total",
         "status",
@@ -108,18 +112,33 @@ def test_gradebook_and_summary(hostile_batch):
     ]
     rows = _read_gradebook(out / "gradebook.csv")
     assert len(rows) == len(_expected_hostile()) + 1
-    assert all(row["max_total"] == "20" for row in rows.values())
+    maximum = sum(q.points for q in questions if not q.bonus)
+    assert all(row["max_total"] == f"{maximum:g}" == "19" for row in rows.values())
+    assert rows["honest.ipynb"]["bonus"] == "1"
     assert (out / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = reports.summary_text(result)
     assert "q_softmax" in text and "ok 7, timeout 1, invalid 5" in text
+    assert "q_center_bonus (bonus)" in text and "/ 19 (+1 bonus)" in text
 
 
 @pytest.mark.graded
 def test_feedback_shows_public_checks_but_no_hidden_test(hostile_batch):
-    """Does a student's feedback show scores and the public checks, and no hidden test?"""
-    _, out, _ = hostile_batch
+    """Does a student's feedback show each question's score, what is still to be graded (not a
+    misleading total), the public checks, and no hidden test?"""
+    _, out, result = hostile_batch
     feedback = (out / "honest.ipynb" / "feedback.txt").read_text()
-    assert "Score: 15 / 20" in feedback and "q_z" in feedback
+    assert (
+        "Score: not final yet: still to be graded: q_confusion, q_modified_digit, q_l1_reading."
+        in feedback
+    )
+    assert "Points so far: 15 of 19 (a bonus of 1 included)." in feedback
+    lines = feedback.splitlines()
+    for question, points in result.points.items():
+        label = f"{question} (bonus)" if question == "q_center_bonus" else question
+        assert any(
+            line.split() == [*label.split(), f"{points:g}", "/", f"{points:g}"] for line in lines
+        ), question
+    assert "/ 20" not in feedback
     assert "test_z_random_models" not in feedback and "hidden" not in feedback.lower()
 
 

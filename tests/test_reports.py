@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import dataclasses
 
+from review_helpers import rows_for, write_gradebook
+
 from labkit.gradebook import reports
 from labkit.gradebook.outcome import BatchResult, Outcome, Status
-from labkit.gradebook.reports import feedback_text, summary_text, write_gradebook
+from labkit.gradebook.reports import summary_text
 from labkit.grader.verdict import TestVerdict as CaseVerdict
 from labkit.grader.verdict import Verdict
 
@@ -57,6 +59,12 @@ def ok_outcome(name: str = "alice.ipynb", **changes) -> Outcome:
         verdict=dataclasses.asdict(v),
     )
     return dataclasses.replace(outcome, **changes)
+
+
+def feedback_text(outcome: Outcome) -> str:
+    """The feedback of one outcome made by hand (no written questions)."""
+    _, (row,) = rows_for([outcome], POINTS)
+    return reports.feedback_text(row)
 
 
 def read_csv(path) -> list[list[str]]:

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from review_helpers import write_gradebook
 
 from labkit.cli import main
-from labkit.gradebook import reports
 from labkit.gradebook.outcome import Outcome, Status
 from labkit.gradebook.store import ReviewStore
 from labkit.gradebook.written import (
@@ -199,7 +199,7 @@ def write_graded_folder(
         (out / name).mkdir(exist_ok=True)
         (out / name / "results.json").write_text(outcome.to_json())
         outcomes.append(outcome)
-    reports.write_gradebook(out / "gradebook.csv", outcomes, dict(AUTOGRADED))
+    write_gradebook(out / "gradebook.csv", outcomes, dict(AUTOGRADED))
     return names
 
 
@@ -301,7 +301,7 @@ def test_score_is_saved_and_reports_refreshed(client, graded):
     response = post(client, "/api/score", body)
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.get_json()["grade"]["score"] == 1.5
-    assert response.get_json()["progress"] == {"graded": 1, "total": 7}
+    assert response.get_json()["progress"] == {"graded": 1, "total": 7, "stale": 0}
     with ReviewStore.open(graded) as store:
         assert store.grade("student_001.ipynb", "q_confusion").score == 1.5
     client.application.extensions[review_app.REFRESHER_KEY].flush()
@@ -432,15 +432,14 @@ def test_unknown_host_header_is_refused(client):
 def test_item_analysis_discrimination_follows_the_rest_of_the_total():
     """Is a question that strong students get right given a positive discrimination, and a
     question everyone gets right none (its correlation is undefined)?"""
-    from types import SimpleNamespace
+    from review_helpers import manifest_for
 
     from labkit.review import analysis
 
     def row(good: float, same: float, rest: float):
-        return SimpleNamespace(
+        return analysis.ItemRow(
             status="ok",
             total=good + same + rest,
-            max_total=3.0,
             scores={"q_good": good, "q_same": same, "q_rest": rest},
             tests=[
                 {
@@ -451,11 +450,11 @@ def test_item_analysis_discrimination_follows_the_rest_of_the_total():
                     "passed": bool(good),
                 }
             ],
-            written={},
         )
 
     rows = [row(1, 1, 1), row(1, 1, 0.8), row(0, 1, 0.2), row(0, 1, 0.1)]
-    report = analysis.build_report(rows, {})
+    manifest = manifest_for({"q_good": 1.0, "q_same": 1.0, "q_rest": 1.0})
+    report = analysis.build_report(rows, manifest)
     stats = {stat.name: stat for stat in report.questions}
     assert stats["q_good"].discrimination > 0.9
     assert stats["q_same"].discrimination is None and stats["q_same"].mean == 1

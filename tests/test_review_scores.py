@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 
 import pytest
-from review_helpers import POINTS, QUESTIONS, graded_folder, outcome
+from review_helpers import POINTS, QUESTIONS, graded_folder, outcome, rows_for, write_gradebook
 
 from labkit.gradebook import reports
 from labkit.gradebook.folder import GradebookError, GradedFolder
@@ -24,17 +24,14 @@ def read_gradebook(path) -> list[dict]:
 
 def test_gradebook_has_written_columns_and_counts_graded_scores(tmp_path):
     """Does the gradebook show each written score, how many are graded, and totals with them?"""
-    grades = reports.WrittenGrades(
-        points=WRITTEN_POINTS,
-        scores={("a.ipynb", "q_essay"): reports.WrittenScore(1.5, "good")},
-    )
+    grades = {("a.ipynb", "q_essay"): reports.WrittenScore(1.5, "good")}
     outcomes = [
         outcome("a.ipynb", {}),
         outcome("b.ipynb", {}),
         Outcome("c.zip", Status.INVALID, reason="broken", max_total=3.0),
     ]
     path = tmp_path / "gradebook.csv"
-    reports.write_gradebook(path, outcomes, POINTS, written=grades)
+    write_gradebook(path, outcomes, POINTS, written_points=WRITTEN_POINTS, written=grades)
     rows = read_gradebook(path)
     assert list(rows[0]) == [
         "submission",
@@ -42,6 +39,7 @@ def test_gradebook_has_written_columns_and_counts_graded_scores(tmp_path):
         "q_essay",
         "q_short",
         "written_graded",
+        "written_stale",
         "total",
         "max_total",
         "status",
@@ -56,7 +54,7 @@ def test_gradebook_has_written_columns_and_counts_graded_scores(tmp_path):
 def test_gradebook_without_written_questions_is_as_before(tmp_path):
     """Does a zip without written questions give the gradebook's old columns?"""
     path = tmp_path / "gradebook.csv"
-    reports.write_gradebook(path, [outcome("a.ipynb", {})], POINTS)
+    write_gradebook(path, [outcome("a.ipynb", {})], POINTS)
     assert path.read_text().splitlines()[0] == "submission,q_auto,total,max_total,status,message"
 
 
@@ -68,7 +66,7 @@ def test_student_columns_appear_with_metadata(tmp_path):
     ]
     outcomes = [outcome("s1", {}, students=people), outcome("s2", {})]
     path = tmp_path / "gradebook.csv"
-    reports.write_gradebook(path, outcomes, POINTS)
+    write_gradebook(path, outcomes, POINTS)
     rows = read_gradebook(path)
     assert list(rows[0])[:4] == ["submission", "name", "email", "sid"]
     assert (rows[0]["name"], rows[0]["email"], rows[0]["sid"]) == (
@@ -81,16 +79,14 @@ def test_student_columns_appear_with_metadata(tmp_path):
 
 def test_feedback_shows_written_scores_comments_and_rubric_items():
     """Does the student read each written score, its comment and the rubric items applied?"""
-    grades = reports.WrittenGrades(
-        points=WRITTEN_POINTS,
-        scores={
-            ("a.ipynb", "q_essay"): reports.WrittenScore(
-                1.5, "Good pairs.\nSay why.", ("names both pairs (+2)", "no reason (-0.5)")
-            )
-        },
-    )
-    text = reports.feedback_text(outcome("a.ipynb", {}), written=grades)
-    assert "Score: 3.5 / 6" in text
+    grades = {
+        ("a.ipynb", "q_essay"): reports.WrittenScore(
+            1.5, "Good pairs.\nSay why.", ("names both pairs (+2)", "no reason (-0.5)")
+        )
+    }
+    _, (row,) = rows_for([outcome("a.ipynb", {})], POINTS, WRITTEN_POINTS, written=grades)
+    text = reports.feedback_text(row)
+    assert "Points so far: 3.5 of 6." in text
     essay = text.index("q_essay")
     assert "1.5 / 2" in text[essay:]
     assert (
@@ -128,7 +124,7 @@ def test_refresh_rewrites_gradebook_and_feedback_from_the_store(out):
 
 def test_refresh_keeps_pending_rows(out):
     """Does a submission listed as pending (a stopped batch) stay in the gradebook?"""
-    reports.write_gradebook(out / "gradebook.csv", [Outcome("zed.ipynb", Status.PENDING)], POINTS)
+    write_gradebook(out / "gradebook.csv", [Outcome("zed.ipynb", Status.PENDING)], POINTS)
     refresh_reports(GradedFolder(out))
     rows = {r["submission"]: r["status"] for r in read_gradebook(out / "gradebook.csv")}
     assert rows == {
@@ -148,7 +144,7 @@ def test_export_then_import_is_a_round_trip(out, tmp_path):
     exported = tmp_path / "scores.csv"
     assert export_scores(out, exported) == 6
     rows = read_gradebook(exported)
-    assert list(rows[0]) == ["submission", "question", "score", "comment"]
+    assert list(rows[0]) == ["submission", "question", "score", "comment", "rubric"]
     fresh = graded_folder(tmp_path / "fresh")
     assert import_scores(fresh, exported) == 6
     again = tmp_path / "again.csv"

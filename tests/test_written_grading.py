@@ -70,11 +70,20 @@ def test_written_answers_are_collected_and_graded(tmp_path, autograder_zip):
     rows = read_gradebook(out / "gradebook.csv")
     header = list(rows["blank.ipynb"])
     assert header[:4] == ["submission", "name", "email", "sid"]
-    assert header[-8:] == [*WRITTEN, "written_graded", "total", "max_total", "status", "message"]
+    assert [h for h in header if h in WRITTEN] == WRITTEN
+    assert header[-7:] == [
+        "written_graded",
+        "written_stale",
+        "bonus",
+        "total",
+        "max_total",
+        "status",
+        "message",
+    ]
     assert rows["submission_7"]["name"] == "Ada Lovelace"
     assert (rows["submission_7"]["written_graded"], rows["submission_7"]["max_total"]) == (
         "0",
-        "20",
+        "19",
     )
     autograded = float(rows["submission_7"]["total"])
     # Written answers leave the autograded scores of the corpus as its table has them.
@@ -95,7 +104,8 @@ def test_written_answers_are_collected_and_graded(tmp_path, autograder_zip):
     feedback = (out / "submission_7" / "feedback.txt").read_text()
     assert "1.5 / 2" in feedback and "Name a second pair." in feedback
 
-    # The student resubmits with a changed answer: the score stays, marked stale, and counts.
+    # The student resubmits with a changed answer: the score stays, marked stale, and does not
+    # count until a TA confirms or rescores it.
     notebook = json.loads((export / "submission_7" / "lab.ipynb").read_text())
     for cell in notebook["cells"]:
         if "".join(cell["source"]).startswith("I think 1 is easy"):
@@ -108,5 +118,12 @@ def test_written_answers_are_collected_and_graded(tmp_path, autograder_zip):
         grade = store.grade("submission_7", "q_confusion")
         assert (grade.score, grade.stale) == (1.5, True)
         assert not store.grade("blank.ipynb", "q_confusion").stale
-    assert read_gradebook(out / "gradebook.csv")["submission_7"]["q_confusion"] == "1.5"
-    assert "Name a second pair." in (out / "submission_7" / "feedback.txt").read_text()
+    row = read_gradebook(out / "gradebook.csv")["submission_7"]
+    assert (row["q_confusion"], row["written_stale"], row["written_graded"]) == (
+        "1.5",
+        "q_confusion",
+        "0",
+    )
+    assert float(row["total"]) == autograded
+    feedback = (out / "submission_7" / "feedback.txt").read_text()
+    assert "being regraded" in feedback and "Name a second pair." not in feedback

@@ -4,7 +4,10 @@
 
     OUT/gradebook.csv              one row per submission (the TA's)
     OUT/summary.png                histogram of totals, each question's mean
+    OUT/questions.json             every question in notebook order: points, kind, bonus
     OUT/written_questions.json     the written questions (the autograder zip's own copy)
+    OUT/course.json                the due date and late policy (``gradebook.course``)
+    OUT/roster.json                the course roster, if one was given (``gradebook.roster``)
     OUT/review.sqlite              the TAs' grades of written answers (``gradebook.store``)
     OUT/similarity.json            shared work between submissions, per question, and
     OUT/pairs.csv                  its pairs (``labkit similarity``)
@@ -21,8 +24,10 @@ import csv
 from pathlib import Path
 
 from labkit.atomic import write_atomically
+from labkit.gradebook.csvcells import unguard
 from labkit.gradebook.outcome import Outcome, Status
 from labkit.gradebook.written import QUESTIONS_NAME
+from labkit.grader.manifest import MANIFEST_NAME
 
 GRADEBOOK_NAME = "gradebook.csv"
 SUMMARY_NAME = "summary.png"
@@ -31,6 +36,8 @@ RESULTS_NAME = "results.json"
 FEEDBACK_NAME = "feedback.txt"
 SIMILARITY_NAME = "similarity.json"
 PAIRS_NAME = "pairs.csv"
+COURSE_NAME = "course.json"
+ROSTER_NAME = "roster.json"
 
 
 class GradebookError(Exception):
@@ -58,6 +65,21 @@ class GradedFolder:
     def questions(self) -> Path:
         """``written_questions.json``."""
         return self.path / QUESTIONS_NAME
+
+    @property
+    def manifest(self) -> Path:
+        """``questions.json``, the questions manifest."""
+        return self.path / MANIFEST_NAME
+
+    @property
+    def course(self) -> Path:
+        """``course.json``, the due date and late policy."""
+        return self.path / COURSE_NAME
+
+    @property
+    def roster(self) -> Path:
+        """``roster.json``, the course roster."""
+        return self.path / ROSTER_NAME
 
     @property
     def store(self) -> Path:
@@ -116,7 +138,7 @@ class GradedFolder:
         try:
             with open(self.gradebook, newline="", encoding="utf-8") as handle:
                 return [
-                    row["submission"]
+                    unguard(row["submission"])
                     for row in csv.DictReader(handle)
                     if row.get("status") == Status.PENDING.value and row.get("submission")
                 ]

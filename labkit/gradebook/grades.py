@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from labkit.gradebook.folder import GradebookError
 
 MAX_COMMENT_CHARS = 5_000
 MAX_RUBRIC_TEXT_CHARS = 500
+MAX_REASON_CHARS = 1_000
 
 
 @dataclass(frozen=True)
@@ -37,13 +39,28 @@ class Grade:
     score: float | None  # None: not graded
     comment: str
     rubric_ids: tuple[int, ...]  # applied items
-    stale: bool  # the answer changed since it was scored
+    stale: bool  # the answer changed since it was scored: it counts as ungraded
     updated_at: str
+    replaced_rubric: tuple[str, ...] = ()  # rubric items an imported score replaced
 
     @classmethod
     def ungraded(cls, submission: str, question: str) -> Grade:
         """The grade of an answer no TA has touched."""
         return cls(submission, question, None, "", (), False, "")
+
+    @property
+    def counts(self) -> bool:
+        """Whether the score counts: given, and not stale."""
+        return self.score is not None and not self.stale
+
+
+class Progress(NamedTuple):
+    """How far the grading of one written question is: scores that count (given and not stale),
+    answers, and stale scores (the answer changed after it was scored: to confirm or rescore)."""
+
+    graded: int
+    total: int
+    stale: int
 
 
 @dataclass(frozen=True)
@@ -61,16 +78,11 @@ class Answer:
 
 @dataclass(frozen=True)
 class SubmissionRow:
-    """A graded submission: autograded results, students, and its written grades.
-
-    ``total`` (None unless the status is ``ok``) and ``max_total`` include the written questions:
-    a written score counts once graded.
-    """
+    """A graded submission as the store holds it: autograded results, students, its written
+    grades and its pseudonym. Its totals are the ledger's (``labkit.gradebook.ledger``)."""
 
     name: str
     status: str
-    total: float | None
-    max_total: float
     scores: dict[str, float]
     flags: list[str]
     notes: list[str]
@@ -78,6 +90,7 @@ class SubmissionRow:
     tests: list[dict]  # the verdict's tests: question, test, hidden, points, passed, message
     students: list[dict]
     written: dict[str, Grade]
+    pseudonym: str = ""
 
 
 def score_of(adjustment: float | None, applied: list[float], points: float) -> float | None:
@@ -123,6 +136,15 @@ def check_comment(comment) -> str:
     if len(comment) > MAX_COMMENT_CHARS:
         raise GradebookError(f"the comment is longer than {MAX_COMMENT_CHARS} characters")
     return comment
+
+
+def check_reason(reason) -> str:
+    """An override's reason, checked: text that is not blank, at most ``MAX_REASON_CHARS``."""
+    if not isinstance(reason, str) or not reason.strip():
+        raise GradebookError("an override needs a reason (the student reads it)")
+    if len(reason) > MAX_REASON_CHARS:
+        raise GradebookError(f"the reason is longer than {MAX_REASON_CHARS} characters")
+    return reason.strip()
 
 
 def _half_points(value, *, what: str) -> float:

@@ -1,7 +1,10 @@
 """What ``labkit grade`` concludes about each submission, as ``results.json`` stores it.
 
 ``Outcome.new`` is the one way an outcome starts (its points, maximum and submitters set
-together), and ``Outcome.from_json`` the one way a stored one is read back.
+together), and ``Outcome.from_json`` the one way a stored one is read back. ``total`` is the
+autograded points earned (bonus included) and ``max_total`` the assignment's maximum (the regular
+points of every question, written ones included, the bonus not): the written scores, overrides
+and late penalties live in the review store, and ``labkit.gradebook.totals`` adds them up.
 """
 
 from __future__ import annotations
@@ -25,7 +28,16 @@ class Status(StrEnum):
 
 
 FINAL_STATUSES = (Status.OK, Status.ERROR, Status.TIMEOUT, Status.INVALID)
-_ADDED_FIELDS = ("points", "written", "students")
+_ADDED_FIELDS = (
+    "points",
+    "written",
+    "students",
+    "bonus_max",
+    "submitted_at",
+    "time_source",
+    "late_marker",
+    "code",
+)
 
 
 @dataclass
@@ -49,6 +61,14 @@ class Outcome:
     # Each written question's answer, read from the submitted file (labkit.gradebook.written).
     written: dict[str, dict] = field(default_factory=dict)
     students: list[dict] = field(default_factory=list)  # name, email, sid per submitter
+    bonus_max: float = 0.0  # the bonus points, on top of max_total
+    # When it was submitted (ISO 8601 with its offset; "" if unknown), and where that came from
+    # ("gradescope", "canvas", "mtime"); Canvas's download names mark late work without a time.
+    submitted_at: str = ""
+    time_source: str = ""
+    late_marker: bool = False
+    # Each autograded question's code, read from the submitted file as data (for the TA).
+    code: dict[str, dict] = field(default_factory=dict)
 
     @classmethod
     def new(
@@ -57,22 +77,33 @@ class Outcome:
         status: Status,
         *,
         points: dict[str, float],
+        maximum: float | None = None,
+        bonus_max: float = 0.0,
         students: Iterable[dict] = (),
         reason: str = "",
         autograder_sha256: str = "",
         submission_sha256: str = "",
+        submitted_at: str = "",
+        time_source: str = "",
+        late_marker: bool = False,
     ) -> Outcome:
         """A submission's outcome before (or without) a verdict: its autograded questions'
-        points, their sum as the maximum, and its submitters, whatever the status."""
+        points, the assignment's maximum (``maximum``: regular points, written included, the
+        bonus not; the points' sum if not given) and bonus, its submitters and when it was
+        submitted, whatever the status."""
         return cls(
             submission,
             status,
             reason=reason,
-            max_total=sum(points.values()),
+            max_total=sum(points.values()) if maximum is None else maximum,
+            bonus_max=bonus_max,
             points=dict(points),
             students=[dict(student) for student in students],
             autograder_sha256=autograder_sha256,
             submission_sha256=submission_sha256,
+            submitted_at=submitted_at,
+            time_source=time_source,
+            late_marker=late_marker,
         )
 
     @property
@@ -89,7 +120,7 @@ class Outcome:
         data = dataclasses.asdict(self)
         data["status"] = self.status.value
         if summary:
-            data.update(verdict=None, written={})
+            data.update(verdict=None, written={}, code={})
             return json.dumps(data, sort_keys=True)
         return json.dumps(data, indent=2)
 
@@ -118,6 +149,9 @@ class BatchResult:
     seconds: float
     skipped: int
     sandbox: list[str] = field(default_factory=list)
+    # The folder's settings and rows (``labkit.gradebook.ledger``) the reports were written from.
+    settings: object = None
+    rows: list | None = None
 
     def counts(self) -> Counter:
         """How many submissions ended in each status."""

@@ -1,66 +1,95 @@
-"""The reports follow the store: ``gradebook.csv`` and each ``feedback.txt`` rewritten from it.
+"""The reports follow the store: ``gradebook.csv``, each ``feedback.txt`` and ``summary.png``.
 
 The review store is the record of the TAs' grades; after a change (in the app, by an import, or
 after ``labkit grade``) the gradebook and the students' feedback are rewritten from the store's
-copies of the outcomes and its grades.
+copies of the outcomes, its grades and overrides, and the folder's settings
+(``labkit.gradebook.ledger``), so every number comes from the one function.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from labkit.gradebook import reports
 from labkit.gradebook.folder import GradedFolder
-from labkit.gradebook.outcome import Outcome, Status
+from labkit.gradebook.ledger import Row, Settings, build_rows
+from labkit.gradebook.outcome import BatchResult, Outcome, Status
+from labkit.gradebook.roster import Join
 from labkit.gradebook.store import ReviewStore
+from labkit.gradebook.totals import Override, WrittenScore
 
 
-def written_grades(store: ReviewStore) -> reports.WrittenGrades:
-    """The written questions' points and every grade, as the reports show them."""
-    questions = store.questions()
-    texts = {
-        item.id: f"{item.text} ({item.points:+g})"
-        for q in questions
-        for item in store.rubric(q.name)
-    }
-    scores = {}
-    for row in store.submissions():
-        for question, grade in row.written.items():
-            if grade.score is not None or grade.comment:
-                scores[(row.name, question)] = reports.WrittenScore(
-                    score=grade.score,
-                    comment=grade.comment,
-                    rubric=tuple(texts[i] for i in grade.rubric_ids if i in texts),
-                )
-    return reports.WrittenGrades(points={q.name: q.points for q in questions}, scores=scores)
+@dataclasses.dataclass
+class StoredGrades:
+    """The TAs' grades and overrides a folder's store holds (none if it has no store)."""
+
+    written: dict[tuple[str, str], WrittenScore] = dataclasses.field(default_factory=dict)
+    overrides: dict[tuple[str, str], Override] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def load(cls, folder: GradedFolder) -> StoredGrades:
+        """The grades of ``folder``'s store, if it has one (opening it brings it up to date)."""
+        if not folder.store.exists():
+            return cls()
+        with ReviewStore.open(folder.path) as store:
+            return cls(written=store.written_scores(), overrides=store.overrides())
 
 
-def stored_written_grades(folder: GradedFolder, points: dict[str, float]) -> reports.WrittenGrades:
-    """The written questions (``points``, in notebook order) and the grades already given in
-    the folder's review store, if it has one."""
-    if not folder.store.exists():
-        return reports.WrittenGrades(points=points)
-    with ReviewStore.open(folder.path) as store:
-        grades = written_grades(store)
-    return reports.WrittenGrades(points=points, scores=grades.scores)
+def load_rows(store: ReviewStore) -> tuple[Settings, list[Row], Join | None]:
+    """The folder's settings and every stored submission's row, from an open store."""
+    outcomes = store.outcomes()
+    settings = Settings.load(store.folder, autograded=_autograded_points(outcomes))
+    rows, joined = build_rows(
+        settings, outcomes, written=store.written_scores(), overrides=store.overrides()
+    )
+    return settings, rows, joined
 
 
-def refresh_reports(folder: GradedFolder, *, submissions: list[str] | None = None) -> None:
-    """Rewrite the gradebook and the feedback of ``submissions`` (all if None) from the store.
+def _autograded_points(outcomes: list[Outcome]) -> dict[str, float]:
+    return next((o.points for o in outcomes if o.points), {})
+
+
+def refresh_reports(
+    folder: GradedFolder, *, submissions: list[str] | None = None, summary: bool = False
+) -> None:
+    """Rewrite the gradebook and the feedback of ``submissions`` (all if None) from the store;
+    with ``summary``, ``summary.png`` too (drawing it takes a while: ``labkit grade`` and the
+    review server's stop ask for it).
 
     Rows the gradebook lists as ``pending`` (a batch that was stopped) stay listed.
     """
     with ReviewStore.open(folder.path) as store:
-        grades = written_grades(store)
-        outcomes = store.outcomes()
-    graded = {o.submission for o in outcomes}
-    points = next((o.points for o in outcomes if o.points), {})
-    outcomes += [
-        Outcome.new(name, Status.PENDING, points=points)
+        settings, rows, _ = load_rows(store)
+    graded = {row.submission for row in rows}
+    pending = [
+        Outcome.new(
+            name,
+            Status.PENDING,
+            points=_autograded_points([r.outcome for r in rows]),
+            maximum=settings.manifest.maximum,
+            bonus_max=settings.manifest.bonus_max,
+        )
         for name in folder.pending()
         if name not in graded
     ]
-    reports.write_gradebook(folder.gradebook, outcomes, points, written=grades)
+    extra, _ = build_rows(settings, pending)
+    all_rows = sorted(rows + extra, key=lambda row: row.submission)
+    reports.write_gradebook(folder.gradebook, settings, all_rows)
     names = graded if submissions is None else set(submissions) & graded
-    for name in sorted(names):
-        outcome = folder.load_outcome(name)
+    for row in rows:
+        if row.submission not in names:
+            continue
+        outcome = folder.load_outcome(row.submission)
         if outcome is not None:
-            folder.write_feedback(name, reports.feedback_text(outcome, written=grades))
+            full = dataclasses.replace(row, outcome=outcome)
+            folder.write_feedback(row.submission, reports.feedback_text(full))
+    if summary and rows:
+        result = BatchResult(
+            [row.outcome for row in all_rows],
+            _autograded_points([r.outcome for r in rows]),
+            0.0,
+            0,
+            settings=settings,
+            rows=all_rows,
+        )
+        reports.write_summary_png(folder.summary_png, result)

@@ -1,58 +1,154 @@
-"""Reports of ``labkit grade``: the gradebook (TA), each student's feedback, the batch summary.
+"""Reports of ``labkit grade``: the gradebook (TA) and each student's feedback.
 
-Every sentence here is the grader's own: scores, statuses, the notes and flags of the verdict
-(``labkit.grader.pipeline`` writes them from what it observed). The feedback a student reads
-holds no test message and nothing the notebook printed; the gradebook is the TA's. The written
-questions' scores, comments and rubric items are the TAs' own words (``labkit.gradebook.store``).
+Both are written from the folder's rows (``labkit.gradebook.ledger``), whose numbers all come from
+``totals.compute_totals``. Every sentence here is the grader's own: scores, statuses, the notes of
+the verdict; the feedback a student reads holds no test message and nothing the notebook printed.
+The written questions' scores, comments, rubric items and override reasons are the TAs' own words
+(``labkit.gradebook.store``). Every text cell of the gradebook is guarded against spreadsheet
+formulas (``csvcells.guard``). The batch summary is in ``labkit.gradebook.summary``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import statistics
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from labkit.atomic import write_atomically
-from labkit.gradebook.outcome import FINAL_STATUSES, BatchResult, Outcome, Status
+from labkit.gradebook.csvcells import guard, write_table
+from labkit.gradebook.late import format_lateness
+from labkit.gradebook.ledger import Row, Settings
+from labkit.gradebook.outcome import Status
+from labkit.gradebook.summary import summary_text, write_summary_png
+from labkit.gradebook.totals import Override, Part, Totals, WrittenScore
 from labkit.grader.verdict import Verdict, score_lines
 
+__all__ = [
+    "STUDENT_COLUMNS",
+    "Override",
+    "WrittenScore",
+    "feedback_text",
+    "gradebook_rows",
+    "summary_text",
+    "write_gradebook",
+    "write_summary_png",
+]
+
 STUDENT_COLUMNS = ("name", "email", "sid")
+LATE_COLUMNS = ("submitted_at", "lateness", "penalty", "total_before_penalty")
 
 
-@dataclass(frozen=True)
-class WrittenScore:
-    """A TA's grade of one written answer, as the reports show it."""
-
-    score: float | None  # None: not graded yet
-    comment: str = ""
-    rubric: tuple[str, ...] = ()  # the applied rubric items, as the student reads them
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
 
 
-@dataclass
-class WrittenGrades:
-    """The written questions (name -> points, in notebook order) and the grades given so far."""
+def gradebook_rows(settings: Settings, rows: list[Row]) -> list[list[str]]:
+    """The gradebook as a table: a header, then one row per submission, sorted by name.
 
-    points: dict[str, float] = field(default_factory=dict)
-    scores: dict[tuple[str, str], WrittenScore] = field(default_factory=dict)  # (submission, q)
+    Columns: ``submission``; ``name``, ``email``, ``sid`` when any submission has students (from
+    the roster, Gradescope's metadata or a Canvas download name; submitters joined by ``; ``);
+    every question in notebook order (an autograded one's score, a TA's override in its place;
+    a written one's TA score, empty until given); ``written_graded`` (scores that count) and
+    ``written_stale`` (questions whose answer changed after they were scored: they do not count
+    until a TA confirms or rescores them); ``bonus`` (bonus points earned) where there is a
+    bonus; ``overrides`` where a TA overrode a score; ``submitted_at``, ``lateness``
+    (``H:MM:SS``), ``penalty`` (a share of the points) and ``total_before_penalty`` where the
+    course has a due date; then ``total`` (points that count so far, after any penalty; empty
+    unless the status is ``ok``), ``max_total`` (the regular points: the bonus is on top),
+    ``status`` and ``message``.
+    """
+    manifest = settings.manifest
+    with_students = any(row.students for row in rows)
+    has_written = bool(manifest.written())
+    has_overrides = any(row.overrides for row in rows)
+    late = settings.course.due is not None
+    header = ["submission"]
+    header += list(STUDENT_COLUMNS) if with_students else []
+    header += manifest.names
+    header += ["written_graded", "written_stale"] if has_written else []
+    header += ["bonus"] if manifest.bonus_max else []
+    header += ["overrides"] if has_overrides else []
+    header += list(LATE_COLUMNS) if late else []
+    header += ["total", "max_total", "status", "message"]
+    table = [header]
+    for row in rows:
+        totals, outcome = row.totals, row.outcome
+        cells = [guard(outcome.submission)]
+        if with_students:
+            cells += [guard(_students_cell(row.students, key)) for key in STUDENT_COLUMNS]
+        cells += [_question_cell(row, part) for part in totals.parts]
+        if has_written:
+            graded = [p for p in totals.parts if p.kind == "written" and p.score is not None]
+            cells += [str(len(graded)), "; ".join(totals.stale)]
+        if manifest.bonus_max:
+            cells.append(_number(totals.bonus) if totals.graded else "")
+        if has_overrides:
+            cells.append(guard("; ".join(_override_text(q, o) for q, o in row.overrides.items())))
+        if late:
+            cells += _late_cells(row)
+        message = "; ".join(part for part in (outcome.message, _late_note(row)) if part)
+        cells += [
+            _number(totals.total),
+            _number(totals.maximum),
+            outcome.status.value,
+            guard(" ".join(message.split())),
+        ]
+        table.append(cells)
+    return table
 
-    def of(self, submission: str) -> dict[str, WrittenScore]:
-        """Each written question's grade for ``submission`` (not graded where none was given)."""
-        return {q: self.scores.get((submission, q), WrittenScore(None)) for q in self.points}
 
-    def earned(self, submission: str) -> float:
-        """The written points ``submission`` has earned so far (graded questions only)."""
-        return sum(g.score for g in self.of(submission).values() if g.score is not None)
+def write_gradebook(path: Path, settings: Settings, rows: list[Row]) -> None:
+    """Write ``gradebook.csv`` (see ``gradebook_rows``), atomically."""
+    write_atomically(path, write_table(gradebook_rows(settings, rows)))
 
 
-def feedback_text(outcome: Outcome, *, written: WrittenGrades | None = None) -> str:
-    """A short note for the student, in the grader's words only (no test or notebook output):
-    the total, each question's ``score / points`` (the lines Gradescope's "Scores" entry shows),
-    whether the public tests pass and the notes; then each written question's score, with the
-    TA's comment and the rubric items applied (``not graded yet`` until a TA grades it)."""
-    written = written or WrittenGrades()
+def _question_cell(row: Row, part: Part) -> str:
+    if part.kind == "written":
+        grade = part.written
+        return "" if grade is None or grade.score is None else f"{grade.score:g}"
+    if part.override is not None:
+        return f"{part.override.score:g}"
+    return _number(row.outcome.scores.get(part.name))
+
+
+def _override_text(question: str, override: Override) -> str:
+    computed = "" if override.computed is None else f" (computed {override.computed:g})"
+    return f"{question}: {override.score:g}{computed}: {override.reason}"
+
+
+def _late_cells(row: Row) -> list[str]:
+    late, totals = row.lateness, row.totals
+    if late is None:
+        return ["", "", "", ""]
+    submitted = late.submitted_at.isoformat() if late.submitted_at else ""
+    shown = "unknown" if late.seconds_late is None else format_lateness(late.seconds_late)
+    penalty = "" if late.fraction is None else f"{late.fraction * 100:g}%"
+    return [submitted, shown, penalty, _number(totals.before_penalty)]
+
+
+def _late_note(row: Row) -> str:
+    late = row.lateness
+    return late.note if late is not None and late.fraction is None else ""
+
+
+def _students_cell(students: list[dict], key: str) -> str:
+    values = (" ".join(str(s.get(key, "")).split()) for s in students)
+    return "; ".join(v for v in values if v)
+
+
+# --- the student's feedback -----------------------------------------------------------------------
+
+
+def feedback_text(row: Row) -> str:
+    """A short note for the student, in the grader's words only (no test or notebook output).
+
+    The score (``total / maximum``, the bonus on top, any late penalty) once every part is
+    graded, or else which parts are still to be graded and the points so far; each autograded
+    question's ``score / points`` in notebook order (the lines of Gradescope's "Scores" entry;
+    a TA's override in place of the computed score, with its reason); whether the public tests
+    pass and the notes; then each written question's score with the TA's comment and the rubric
+    items applied (``not graded yet``, or ``being regraded`` when the answer changed after it
+    was scored).
+    """
+    outcome, totals = row.outcome, row.totals
     lines = [f"Submission: {outcome.submission}", f"Status: {outcome.status.value}"]
     if outcome.status not in (Status.OK, Status.TIMEOUT) or outcome.verdict is None:
         lines += ["", "This submission could not be graded; your TA has the details."]
@@ -63,156 +159,79 @@ def feedback_text(outcome: Outcome, *, written: WrittenGrades | None = None) -> 
             ]
         return "\n".join(lines) + "\n"
     verdict = Verdict.from_dict(outcome.verdict)
-    total = outcome.total + written.earned(outcome.submission)
-    maximum = outcome.max_total + sum(written.points.values())
-    lines += [f"Score: {total:g} / {maximum:g}", ""]
-    lines += score_lines(outcome.scores, verdict.possible)
+    lines += [*_score_lines(totals), *_late_lines(row), ""]
+    lines += _autograded_lines(row)
     extra = verdict.public_summary() + verdict.notes
     if extra:
         lines += ["", *extra]
-    if written.points:
-        lines += ["", "Written questions (graded by your TAs):", *_written_lines(outcome, written)]
+    written = [p for p in totals.parts if p.kind == "written"]
+    if written:
+        lines += ["", "Written questions (graded by your TAs):", *_written_lines(written)]
     return "\n".join(lines) + "\n"
 
 
-def _written_lines(outcome: Outcome, written: WrittenGrades) -> list[str]:
-    width = max([18, *(len(q) + 2 for q in written.points)])
+def _score_lines(totals: Totals) -> list[str]:
+    bonus = f" (a bonus of {totals.bonus:g} included)" if totals.bonus else ""
+    if not totals.graded:
+        return ["Score: not final (the notebook was not graded to the end)"]
+    if totals.pending:
+        waiting = ", ".join(
+            f"{name} (being regraded)" if name in totals.stale else name for name in totals.pending
+        )
+        return [
+            f"Score: not final yet: still to be graded: {waiting}.",
+            f"Points so far: {totals.before_penalty:g} of {totals.maximum:g}{bonus}.",
+        ]
+    if totals.penalty:
+        return [
+            f"Score: {totals.total:g} / {totals.maximum:g} after a late penalty of "
+            f"{totals.penalty:g} ({totals.before_penalty:g} before it){bonus}"
+        ]
+    return [f"Score: {totals.total:g} / {totals.maximum:g}{bonus}"]
+
+
+def _late_lines(row: Row) -> list[str]:
+    late = row.lateness
+    if late is None:
+        return []
+    if late.submitted_at is None:
+        return [f"Submitted: time unknown; {late.note}."] if late.note else []
+    when = late.submitted_at.isoformat(timespec="minutes")
+    due = late.due.isoformat(timespec="minutes")
+    if not late.days:
+        return [f"Submitted {when}, due {due}: on time."]
+    return [f"Submitted {when}, due {due}: {late.note}."]
+
+
+def _autograded_lines(row: Row) -> list[str]:
+    parts = [p for p in row.totals.parts if p.kind == "autograded"]
+    scores = {p.name: (p.score if p.score is not None else 0.0) for p in parts}
+    possible = {p.name: p.points for p in parts}
+    bonus = frozenset(p.name for p in parts if p.bonus)
     lines = []
-    for question, grade in written.of(outcome.submission).items():
-        points = written.points[question]
-        shown = "not graded yet" if grade.score is None else f"{grade.score:g}"
-        lines.append(f"  {question:<{width}}{shown} / {points:g}")
-        lines += [f"    - {text}" for text in grade.rubric]
-        if grade.comment.strip():
-            lines += [f"    {line}".rstrip() for line in grade.comment.strip().splitlines()]
+    for part, line in zip(parts, score_lines(scores, possible, bonus=bonus), strict=True):
+        lines.append(line)
+        if part.override is not None:
+            computed = "" if part.computed is None else f" from {part.computed:g}"
+            reason = " ".join(part.override.reason.split())
+            lines.append(f"    changed by your TA{computed}: {reason}")
     return lines
 
 
-def write_gradebook(
-    path: Path,
-    outcomes: list[Outcome],
-    points: dict[str, float],
-    *,
-    written: WrittenGrades | None = None,
-) -> None:
-    """Write the gradebook: one row per submission, a column per question, atomically.
-
-    Written questions get a column each (empty until graded) and ``written_graded``, the number
-    of them graded; ``total`` counts the graded ones and ``max_total`` all of them. The columns
-    ``name``, ``email`` and ``sid`` (submitters joined by ``; ``) appear when any submission
-    came with Gradescope's metadata.
-    """
-    written = written or WrittenGrades()
-    with_students = any(o.students for o in outcomes)
-    student_columns = list(STUDENT_COLUMNS) if with_students else []
-    written_columns = [*written.points, "written_graded"] if written.points else []
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(
-        [
-            "submission",
-            *student_columns,
-            *points,
-            *written_columns,
-            "total",
-            "max_total",
-            "status",
-            "message",
-        ]
-    )
-    maximum = sum(points.values()) + sum(written.points.values())
-    for outcome in sorted(outcomes, key=lambda o: o.submission):
-        students = [_students_cell(outcome.students, key) for key in student_columns]
-        scores = [f"{outcome.scores[q]:g}" if q in outcome.scores else "" for q in points]
-        grades = written.of(outcome.submission)
-        graded = [g.score for g in grades.values() if g.score is not None]
-        written_cells = ["" if g.score is None else f"{g.score:g}" for g in grades.values()] + (
-            [str(len(graded))] if written.points else []
-        )
-        total = f"{outcome.total + sum(graded):g}" if outcome.status is Status.OK else ""
-        message = " ".join(outcome.message.split())
-        writer.writerow(
-            [
-                outcome.submission,
-                *students,
-                *scores,
-                *written_cells,
-                total,
-                f"{maximum:g}",
-                outcome.status.value,
-                message,
-            ]
-        )
-    write_atomically(path, buffer.getvalue())
-
-
-def _students_cell(students: list[dict], key: str) -> str:
-    values = (" ".join(str(s.get(key, "")).split()) for s in students)
-    return "; ".join(v for v in values if v)
-
-
-def summary_text(result: BatchResult) -> str:
-    """The summary printed at the end: mean per question, score distribution, counts, time."""
-    graded = [o for o in result.outcomes if o.status is Status.OK]
+def _written_lines(parts: list[Part]) -> list[str]:
+    width = max([18, *(len(p.label) + 2 for p in parts)])
     lines = []
-    if graded:
-        lines.append(f"{'question':<18}{'mean':>7}{'points':>8}{'share':>8}")
-        for q, points in result.points.items():
-            mean = statistics.fmean(o.scores[q] for o in graded)
-            share = f"{mean / points:.0%}" if points else "-"
-            lines.append(f"{q:<18}{mean:>7.2f}{points:>8g}{share:>8}")
-        totals = [o.total for o in graded]
-        maximum = sum(result.points.values())
-        lines.append(
-            f"total: mean {statistics.fmean(totals):.2f} / {maximum:g}, median "
-            f"{statistics.median(totals):g}, min {min(totals):g}, max {max(totals):g}"
-        )
-        edges = [maximum * k / 5 for k in range(6)]
-        bins = Counter(min(int(t / maximum * 5), 4) if maximum else 0 for t in totals)
-        lines.append(
-            "distribution: "
-            + "  ".join(f"{edges[k]:g}-{edges[k + 1]:g}: {bins[k]}" for k in range(5))
-        )
-    flagged = [o.submission for o in result.outcomes if o.flags]
-    if flagged:
-        lines.append(
-            f"flagged for review: {len(flagged)} ({', '.join(flagged)}); see the message column"
-        )
-    counts = result.counts()
-    by_status = ", ".join(
-        f"{s.value} {counts[s]}" for s in (*FINAL_STATUSES, Status.PENDING) if counts[s]
-    )
-    lines.append(
-        f"{len(result.outcomes)} submissions ({by_status}; {result.skipped} already graded) "
-        f"in {result.seconds:.1f} s"
-    )
-    lines += [f"sandbox: {note}" for note in result.sandbox]
-    return "\n".join(lines)
-
-
-def write_summary_png(path: Path, result: BatchResult) -> None:
-    """Save a histogram of the totals and each question's mean as a share of its points."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    graded = [o for o in result.outcomes if o.status is Status.OK]
-    maximum = sum(result.points.values())
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    left.hist([o.total for o in graded], bins=min(15, int(maximum) + 1), range=(0, maximum))
-    left.set_xlabel("total score")
-    left.set_ylabel("submissions")
-    left.set_title(f"{len(graded)} graded submissions")
-    shares = [
-        statistics.fmean(o.scores[q] for o in graded) / p if graded and p else 0.0
-        for q, p in result.points.items()
-    ]
-    right.barh(list(result.points), shares)
-    right.set_xlim(0, 1)
-    right.set_xlabel("mean score as a share of the question's points")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    write_atomically(path, buffer.getvalue())
+    for part in parts:
+        grade = part.written or WrittenScore(None)
+        if part.stale:
+            shown = "being regraded (your answer changed after it was graded)"
+        elif grade.score is None:
+            shown = "not graded yet"
+        else:
+            shown = f"{grade.score:g}"
+        lines.append(f"  {part.label:<{width}}{shown} / {part.points:g}")
+        if not part.stale:
+            lines += [f"    - {text}" for text in grade.rubric]
+            if grade.comment.strip():
+                lines += [f"    {line}".rstrip() for line in grade.comment.strip().splitlines()]
+    return lines

@@ -2,8 +2,10 @@
 
 Two kinds of table: copies of what ``labkit grade`` wrote (``questions``, ``submissions``,
 ``answers``), rebuilt from the folder whenever it changes, and what only the store holds
-(``grades``, ``rubric_items``, ``applied``). A schema change of the copies drops and rebuilds
-them; the TAs' grades are never dropped.
+(``grades``, ``rubric_items``, ``applied``, ``replaced_rubric``: rubric items an imported score
+replaced; ``overrides`` of autograded scores; ``settings``, such as the anonymous switch; and
+``pseudonyms``). A schema change of the copies drops and rebuilds them; the tables only the store
+holds are never dropped (new ones are created beside them).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from labkit.gradebook.folder import GradebookError
 
 BUSY_TIMEOUT_MS = 30_000
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _COPIES = """
 CREATE TABLE IF NOT EXISTS questions (
@@ -46,6 +48,20 @@ CREATE TABLE IF NOT EXISTS applied (
     submission TEXT NOT NULL, question TEXT NOT NULL,
     item_id INTEGER NOT NULL REFERENCES rubric_items(id) ON DELETE CASCADE,
     PRIMARY KEY (submission, question, item_id));
+CREATE TABLE IF NOT EXISTS replaced_rubric (
+    submission TEXT NOT NULL, question TEXT NOT NULL,
+    items TEXT NOT NULL,             -- JSON list of the replaced items, as the student read them
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (submission, question));
+CREATE TABLE IF NOT EXISTS overrides (
+    submission TEXT NOT NULL, question TEXT NOT NULL,
+    score REAL NOT NULL, reason TEXT NOT NULL,
+    computed REAL,                   -- the hidden tests' score when the override was set
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (submission, question));
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pseudonyms (
+    submission TEXT PRIMARY KEY, pseudonym TEXT NOT NULL UNIQUE, number INTEGER NOT NULL UNIQUE);
 """
 
 

@@ -3,7 +3,8 @@
 The store copies what it needs of ``OUT/written_questions.json`` and ``OUT/*/results.json`` (the
 answers, as data) and keeps what only it holds: scores, comments, rubrics (``schema``). Regrading
 rewrites the copies and keeps the grades; a grade whose answer changed since it was scored is
-*stale*. Scores follow the rules of ``grades``.
+*stale*, and counts as ungraded until a TA confirms or rescores it. Scores follow the rules of
+``grades``.
 
 Each ``ReviewStore`` has its own connection; several processes or threads may write at once (WAL,
 every change one ``BEGIN IMMEDIATE`` transaction, waiting for the others).
@@ -14,28 +15,24 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 from labkit.gradebook import schema
 from labkit.gradebook.folder import GradebookError, GradedFolder
-from labkit.gradebook.grades import (
-    Answer,
-    Grade,
-    RubricItem,
-    SubmissionRow,
-    check_comment,
-    check_item_points,
-    check_item_text,
-    check_score,
-    score_of,
-)
-from labkit.gradebook.outcome import Outcome, Status
+from labkit.gradebook.grades import Answer, Grade, Progress, RubricItem, SubmissionRow, score_of
+from labkit.gradebook.outcome import Outcome
+from labkit.gradebook.store_edits import GradeEdits
+from labkit.gradebook.store_extras import ReviewExtras
+from labkit.gradebook.totals import WrittenScore
 from labkit.gradebook.written import WrittenQuestion, questions_from_json
 
 
-class ReviewStore:
-    """One connection to ``OUT/review.sqlite``; use one per thread or process."""
+class ReviewStore(GradeEdits, ReviewExtras):
+    """One connection to ``OUT/review.sqlite``; use one per thread or process.
+
+    Reading and syncing are here; the changes of grades are ``GradeEdits``'
+    (``store_edits``), overrides, settings and pseudonyms ``ReviewExtras``' (``store_extras``).
+    """
 
     def __init__(self, folder: GradedFolder, connection):
         self.folder = folder
@@ -116,6 +113,7 @@ class ReviewStore:
             for name, stamp in found.items():
                 if known.get(name) != stamp:
                     self._copy_outcome(db, name, stamp)
+            self._assign_pseudonyms(db, sorted(found))
 
     def _read_questions(self) -> list[WrittenQuestion] | None:
         path = self.folder.questions
@@ -207,13 +205,42 @@ class ReviewStore:
     def submissions(self) -> list[SubmissionRow]:
         """Every graded submission, sorted by name."""
         with self._transaction(write=False) as db:
-            written = dict(db.execute("SELECT name, points FROM questions ORDER BY position"))
+            written = [
+                name for (name,) in db.execute("SELECT name FROM questions ORDER BY position")
+            ]
             grades = self._grades(db)
+            pseudonyms = dict(db.execute("SELECT submission, pseudonym FROM pseudonyms"))
             rows = db.execute("SELECT outcome, tests FROM submissions ORDER BY name").fetchall()
         return [
-            _submission_row(Outcome.from_json(outcome), json.loads(tests), written, grades)
+            _submission_row(
+                Outcome.from_json(outcome), json.loads(tests), written, grades, pseudonyms
+            )
             for outcome, tests in rows
         ]
+
+    def written_scores(self) -> dict[tuple[str, str], WrittenScore]:
+        """Every written grade given or commented, as the reports and totals read it (rubric
+        items as the student reads them; stale ones marked)."""
+        texts = {
+            item_id: f"{text} ({points:+g})"
+            for item_id, text, points in self._db.execute(
+                "SELECT id, text, points FROM rubric_items"
+            )
+        }
+        with self._transaction(write=False) as db:
+            grades = self._grades(db)
+        scores = {}
+        for key, grade in grades.items():
+            if grade.score is None and not grade.comment and not grade.replaced_rubric:
+                continue
+            scores[key] = WrittenScore(
+                score=grade.score,
+                comment=grade.comment,
+                rubric=tuple(texts[i] for i in grade.rubric_ids if i in texts),
+                stale=grade.stale,
+                replaced_rubric=grade.replaced_rubric,
+            )
+        return scores
 
     def outcomes(self) -> list[Outcome]:
         """The graded submissions as the gradebook needs them (outcomes without verdicts)."""
@@ -240,170 +267,26 @@ class ReviewStore:
         """One rubric item; GradebookError if there is none with that id."""
         return self._item(self._db, item_id)
 
-    def progress(self, question: str) -> tuple[int, int]:
-        """``(graded, answers)`` for ``question``."""
-        graded, total = self._db.execute(
-            "SELECT COUNT(g.adjustment), COUNT(*) FROM answers a "
-            "JOIN submissions s ON s.name = a.submission "
+    def progress(self, question: str) -> Progress:
+        """``(graded, answers, stale)`` for ``question``: a stale score is not graded."""
+        graded, total, stale = self._db.execute(
+            "SELECT COALESCE(SUM(g.adjustment IS NOT NULL "
+            "AND g.scored_fingerprint = a.fingerprint), 0), COUNT(*), "
+            "COALESCE(SUM(g.adjustment IS NOT NULL "
+            "AND g.scored_fingerprint IS NOT a.fingerprint), 0) "
+            "FROM answers a JOIN submissions s ON s.name = a.submission "
             "LEFT JOIN grades g ON g.submission = a.submission AND g.question = a.question "
             "WHERE a.question = ?",
             (question,),
         ).fetchone()
-        return graded, total
+        return Progress(graded, total, stale)
 
     def grade(self, submission: str, question: str) -> Grade:
         """The grade of one answer (ungraded if never touched)."""
         with self._transaction(write=False) as db:
             return self._grade(db, submission, question)
 
-    # --- changing ---------------------------------------------------------------------------------
-
-    def set_score(self, submission: str, question: str, score: float | None) -> Grade:
-        """Set a typed score (``None``: not graded, and no rubric item applied).
-
-        The score must lie in ``[0, points]`` and be a multiple of 0.5; the rubric items applied
-        stay applied and the adjustment takes up the difference.
-        """
-        with self._transaction() as db:
-            self._set_score(db, submission, question, score)
-            return self._grade(db, submission, question)
-
-    def set_comment(self, submission: str, question: str, comment: str) -> Grade:
-        """Set the comment the student reads beside the score."""
-        with self._transaction() as db:
-            self._set_comment(db, submission, question, comment)
-            return self._grade(db, submission, question)
-
-    def add_rubric_item(self, question: str, *, points: float, text: str) -> RubricItem:
-        """Add an item at the end of ``question``'s rubric."""
-        with self._transaction() as db:
-            limit = self._require_points(db, question)
-            points, text = check_item_points(points, limit), check_item_text(text)
-            (position,) = db.execute(
-                "SELECT COALESCE(MAX(position), -1) + 1 FROM rubric_items WHERE question = ?",
-                (question,),
-            ).fetchone()
-            cursor = db.execute(
-                "INSERT INTO rubric_items (question, points, text, position) VALUES (?, ?, ?, ?)",
-                (question, points, text, position),
-            )
-            return RubricItem(cursor.lastrowid, question, points, text, position)
-
-    def update_rubric_item(
-        self, item_id: int, *, points: float | None = None, text: str | None = None
-    ) -> RubricItem:
-        """Change an item's points or text; every answer it is applied to follows."""
-        with self._transaction() as db:
-            item = self._item(db, item_id)
-            limit = self._require_points(db, item.question)
-            new_points = item.points if points is None else check_item_points(points, limit)
-            new_text = item.text if text is None else check_item_text(text)
-            db.execute(
-                "UPDATE rubric_items SET points = ?, text = ? WHERE id = ?",
-                (new_points, new_text, item_id),
-            )
-            return RubricItem(item.id, item.question, new_points, new_text, item.position)
-
-    def delete_rubric_item(self, item_id: int) -> None:
-        """Delete an item; the answers it was applied to lose its points."""
-        with self._transaction() as db:
-            self._item(db, item_id)
-            db.execute("DELETE FROM rubric_items WHERE id = ?", (item_id,))
-
-    def applied_to(self, item_id: int) -> list[str]:
-        """The submissions whose answer has rubric item ``item_id`` applied, sorted."""
-        rows = self._db.execute(
-            "SELECT submission FROM applied WHERE item_id = ? ORDER BY submission", (item_id,)
-        ).fetchall()
-        return [submission for (submission,) in rows]
-
-    def apply_rubric_item(
-        self, submission: str, question: str, item_id: int, *, applied: bool
-    ) -> Grade:
-        """Apply (or remove) a rubric item to an answer; an ungraded answer starts from 0."""
-        with self._transaction() as db:
-            self._apply(db, submission, question, item_id, applied=applied)
-            return self._grade(db, submission, question)
-
-    def import_rows(self, rows: list[tuple[str, str, float | None, str]]) -> None:
-        """Set ``(submission, question, score, comment)`` rows in one transaction: all or none.
-
-        A score of ``None`` leaves the score as it is; the comment replaces the stored one.
-        """
-        with self._transaction() as db:
-            for submission, question, score, comment in rows:
-                if score is not None:
-                    self._set_score(db, submission, question, score)
-                self._set_comment(db, submission, question, comment)
-
     # --- inside a transaction ---------------------------------------------------------------------
-
-    def _set_score(self, db, submission: str, question: str, score) -> None:
-        points, fingerprint = self._require_answer(db, submission, question)
-        if score is None:
-            db.execute(
-                "DELETE FROM applied WHERE submission = ? AND question = ?", (submission, question)
-            )
-            self._write_grade(db, submission, question, adjustment=None, fingerprint=None)
-            return
-        score = check_score(score, points, what=f"the score of {submission} for {question}")
-        applied = self._applied_points(db, submission, question)
-        self._write_grade(
-            db, submission, question, adjustment=score - applied, fingerprint=fingerprint
-        )
-
-    def _set_comment(self, db, submission: str, question: str, comment) -> None:
-        self._require_answer(db, submission, question)
-        comment = check_comment(comment)
-        self._ensure_grade(db, submission, question)
-        db.execute(
-            "UPDATE grades SET comment = ?, updated_at = ? WHERE submission = ? AND question = ?",
-            (comment, _now(), submission, question),
-        )
-
-    def _apply(self, db, submission: str, question: str, item_id: int, *, applied: bool) -> None:
-        _, fingerprint = self._require_answer(db, submission, question)
-        item = self._item(db, item_id)
-        if item.question != question:
-            raise GradebookError(
-                f"rubric item {item_id} belongs to {item.question}, not {question}"
-            )
-        self._ensure_grade(db, submission, question)
-        (adjustment,) = db.execute(
-            "SELECT adjustment FROM grades WHERE submission = ? AND question = ?",
-            (submission, question),
-        ).fetchone()
-        if applied:
-            db.execute(
-                "INSERT OR IGNORE INTO applied VALUES (?, ?, ?)", (submission, question, item_id)
-            )
-        else:
-            db.execute(
-                "DELETE FROM applied WHERE submission = ? AND question = ? AND item_id = ?",
-                (submission, question, item_id),
-            )
-        self._write_grade(
-            db,
-            submission,
-            question,
-            adjustment=0.0 if adjustment is None else adjustment,
-            fingerprint=fingerprint,
-        )
-
-    def _write_grade(self, db, submission, question, *, adjustment, fingerprint) -> None:
-        self._ensure_grade(db, submission, question)
-        db.execute(
-            "UPDATE grades SET adjustment = ?, scored_fingerprint = ?, updated_at = ? "
-            "WHERE submission = ? AND question = ?",
-            (adjustment, fingerprint, _now(), submission, question),
-        )
-
-    @staticmethod
-    def _ensure_grade(db, submission: str, question: str) -> None:
-        db.execute(
-            "INSERT OR IGNORE INTO grades (submission, question, updated_at) VALUES (?, ?, ?)",
-            (submission, question, _now()),
-        )
 
     @staticmethod
     def _points(db, question: str) -> float | None:
@@ -469,6 +352,12 @@ class ReviewStore:
             f"{condition}",
             args,
         ).fetchall()
+        replaced = {
+            (sub, q): tuple(json.loads(texts))
+            for sub, q, texts in db.execute(
+                "SELECT submission, question, items FROM replaced_rubric"
+            )
+        }
         items: dict[tuple[str, str], list[tuple[int, float]]] = {}
         for sub, q, item_id, points in db.execute(
             "SELECT a.submission, a.question, a.item_id, r.points FROM applied a "
@@ -487,31 +376,27 @@ class ReviewStore:
                 rubric_ids=tuple(i for i, _ in applied),
                 stale=score is not None and current is not None and scored != current,
                 updated_at=updated,
+                replaced_rubric=() if applied else replaced.get((sub, q), ()),
             )
         return grades
 
 
-def _submission_row(outcome: Outcome, tests: list[dict], written: dict[str, float], grades):
+def _submission_row(
+    outcome: Outcome, tests: list[dict], written: list[str], grades, pseudonyms: dict[str, str]
+) -> SubmissionRow:
     name = outcome.submission
-    own = {q: grades.get((name, q)) or Grade.ungraded(name, q) for q in written}
-    graded = sum(g.score for g in own.values() if g.score is not None)
     return SubmissionRow(
         name=name,
         status=outcome.status.value,
-        total=round(outcome.total + graded, 6) if outcome.status is Status.OK else None,
-        max_total=outcome.max_total + sum(written.values()),
         scores=outcome.scores,
         flags=outcome.flags,
         notes=outcome.notes,
         message=outcome.message,
         tests=tests,
         students=outcome.students,
-        written=own,
+        written={q: grades.get((name, q)) or Grade.ungraded(name, q) for q in written},
+        pseudonym=pseudonyms.get(name, ""),
     )
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _dump(value) -> str:

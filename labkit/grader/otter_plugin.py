@@ -36,7 +36,8 @@ from labkit.grader import judging, pipeline, processes
 from labkit.grader.config import GradingConfig
 from labkit.grader.isolation import student_user
 from labkit.grader.kernel import KernelRunner
-from labkit.grader.verdict import Verdict
+from labkit.grader.manifest import MANIFEST_NAME, Manifest, ManifestError
+from labkit.grader.verdict import Verdict, score_lines
 
 OTTER_LOG = ".OTTER_LOG"
 LOG_FLAG = "the submission carried a .OTTER_LOG (a pickle); it was deleted unread"
@@ -54,6 +55,7 @@ class GradingIntegrity(AbstractOtterPlugin):
         self.tests: dict[str, str] = {}
         self.files: dict[str, bytes] = {}
         self.user = None
+        self.manifest: Manifest | None = None
 
     def before_grading(self, config):
         """Delete a submitted log, snapshot tests and files, and take over notebook execution."""
@@ -70,6 +72,7 @@ class GradingIntegrity(AbstractOtterPlugin):
             raise RuntimeError("no hidden tests were found in the autograder (tests/*.py)")
         files = Path("..", "source", "files")
         self.files = judging.snapshot(files) if files.is_dir() else {}
+        self.manifest = read_manifest(Path("..", "source", MANIFEST_NAME))
         self.user = student_user(self.config.student_uid)
         if self.user.uid is not None:
             os.chmod(Path("..").resolve(), 0o700)  # the autograder's folder: root's alone
@@ -97,7 +100,11 @@ class GradingIntegrity(AbstractOtterPlugin):
             user=self.user,
             flags=self.flags,
         )
-        return TrustedResults(self.verdict, hidden_test_feedback=self.config.hidden_test_feedback)
+        return TrustedResults(
+            self.verdict,
+            hidden_test_feedback=self.config.hidden_test_feedback,
+            manifest=self.manifest,
+        )
 
     def _judge(self, record: bytes | None) -> Verdict:
         """Judge here, in otter's process, in a private copy of the grading files."""
@@ -116,14 +123,31 @@ class GradingIntegrity(AbstractOtterPlugin):
         return "\n".join(lines)
 
 
+def read_manifest(path: Path) -> Manifest | None:
+    """The zip's questions manifest (None where there is none, or it cannot be read: the order
+    and the bonus marks are then the tests' own)."""
+    try:
+        return Manifest.from_json(path.read_bytes())
+    except (OSError, ManifestError):
+        return None
+
+
 class TrustedResults(GradingResults):
     """Otter's results built from a verdict, with student-visible text written here only.
 
     ``hidden_test_feedback`` (the plugin setting of that name) adds, for students once grades are
     published, each hidden test's name and student-safe message (``TestVerdict.student_message``).
+    ``manifest`` (the zip's ``questions.json``) orders the "Scores" lines as the notebook does
+    and marks the bonus questions.
     """
 
-    def __init__(self, verdict: Verdict, *, hidden_test_feedback: bool = False):
+    def __init__(
+        self,
+        verdict: Verdict,
+        *,
+        hidden_test_feedback: bool = False,
+        manifest: Manifest | None = None,
+    ):
         test_files = []
         for question in verdict.possible:
             cases, results = [], []
@@ -138,6 +162,7 @@ class TrustedResults(GradingResults):
         super().__init__(test_files)
         self.verdict = verdict
         self.hidden_test_feedback = hidden_test_feedback
+        self.manifest = manifest
 
     def to_gradescope_dict(self, ag_config):
         """Gradescope's ``results.json``: what students see is written here, the rest TA-only.
@@ -163,7 +188,7 @@ class TrustedResults(GradingResults):
             {
                 "name": SCORES_ENTRY,
                 "visibility": "visible",
-                "output": "\n".join(verdict.score_lines()),
+                "output": "\n".join(self.score_lines()),
             },
         ]
         if self.hidden_test_feedback:
@@ -201,6 +226,15 @@ class TrustedResults(GradingResults):
             )
         stdout = "after_published" if ag_config.show_stdout else "hidden"
         return {"tests": tests, "score": round(self.total, 5), "stdout_visibility": stdout}
+
+    def score_lines(self) -> list[str]:
+        """The "Scores" entry's lines: in the manifest's order, bonus questions marked."""
+        verdict = self.verdict
+        if self.manifest is None:
+            return verdict.score_lines()
+        order = self.manifest.ordered(verdict.possible)
+        possible = {q: verdict.possible[q] for q in order}
+        return score_lines(verdict.scores(), possible, bonus=self.manifest.bonus_names())
 
     def __reduce_ex__(self, protocol):
         """Pickle as otter's own class, so reading ``results.pkl`` never needs labkit."""

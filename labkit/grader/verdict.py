@@ -73,9 +73,9 @@ class Verdict:
                 )
         return lines
 
-    def score_lines(self) -> list[str]:
+    def score_lines(self, *, bonus: frozenset[str] = frozenset()) -> list[str]:
         """One line per autograded question, ``score / points`` (see ``score_lines``)."""
-        return score_lines(self.scores(), self.possible)
+        return score_lines(self.scores(), self.possible, bonus=bonus)
 
     def hidden_test_lines(self, question: str) -> list[str]:
         """One line per hidden test of ``question``: its name and its student-safe message."""
@@ -97,12 +97,16 @@ class Verdict:
         )
 
 
-def score_lines(scores: dict[str, float], possible: dict[str, float]) -> list[str]:
-    """One line per question of ``possible``: its name, then ``score / points`` (a question
-    missing from ``scores`` scored 0). Both the Gradescope results and ``feedback.txt`` use these.
+def score_lines(
+    scores: dict[str, float], possible: dict[str, float], *, bonus: frozenset[str] = frozenset()
+) -> list[str]:
+    """One line per question of ``possible``, in its order: its name (``(bonus)`` after the
+    questions in ``bonus``), then ``score / points`` (a question missing from ``scores`` scored
+    0). Both the Gradescope results and ``feedback.txt`` use these.
     """
-    width = max([18, *(len(q) + 2 for q in possible)])
-    return [f"  {q:<{width}}{scores.get(q, 0.0):g} / {p:g}" for q, p in possible.items()]
+    labels = {q: f"{q} (bonus)" if q in bonus else q for q in possible}
+    width = max([18, *(len(label) + 2 for label in labels.values())])
+    return [f"  {labels[q]:<{width}}{scores.get(q, 0.0):g} / {p:g}" for q, p in possible.items()]
 
 
 def student_safe_message(exc: BaseException, *, test_file: str) -> str:

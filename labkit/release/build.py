@@ -24,6 +24,7 @@ import nbformat
 from labkit import students
 from labkit.atomic import reproducible_zip
 from labkit.gradebook import written
+from labkit.gradebook.manifest import MANIFEST_NAME, Manifest, ManifestQuestion
 from labkit.release.source import (
     ASSIGNMENT_NAME,
     NOTEBOOK_NAME,
@@ -129,6 +130,7 @@ def autograder(build: Build) -> None:
     setup_sh.write_text(setup_sh.read_text() + SETUP_SH_ADDITION)
     manual = written_questions(build.solution, build.questions)
     (unpacked / written.QUESTIONS_NAME).write_text(written.questions_to_json(manual))
+    (unpacked / MANIFEST_NAME).write_text(questions_manifest(build.questions).to_json())
     build.autograder_zip.parent.mkdir(parents=True)
     write_zip(unpacked, build.autograder_zip)
 
@@ -270,6 +272,23 @@ def _scrub_paths(nb, prefixes: list[str]) -> None:
 def grader_files() -> list[Path]:
     """The grading package's modules, as the autograder zip ships them."""
     return sorted(GRADER_PACKAGE.glob("*.py"))
+
+
+def questions_manifest(questions: list[SourceQuestion]) -> Manifest:
+    """The zip's ``questions.json``: every question of the source, in notebook order, with its
+    points, how it is graded and whether it is a bonus (``bonus: true`` in its BEGIN QUESTION)."""
+    return Manifest(
+        assignment=ASSIGNMENT_NAME,
+        questions=tuple(
+            ManifestQuestion(
+                name=q.name,
+                points=q.points,
+                kind="written" if q.manual else "autograded",
+                bonus=q.bonus,
+            )
+            for q in questions
+        ),
+    )
 
 
 def written_questions(

@@ -39,16 +39,18 @@ class ReleaseSummary:
         """Return the summary as the few lines printed at the end of a release."""
         auto = [q for q in self.questions if not q.manual]
         manual = [q for q in self.questions if q.manual]
-        lines = [f"{'question':<18}{'points':>7}  kind     hidden  public"]
+        lines = [f"{'question':<18}{'points':>7}  kind            hidden  public"]
         for q in self.questions:
-            kind = "manual" if q.manual else "auto"
+            kind = ("manual" if q.manual else "auto") + (" (bonus)" if q.bonus else "")
             lines.append(
-                f"{q.name:<18}{q.points:>7g}  {kind:<7}"
+                f"{q.name:<18}{q.points:>7g}  {kind:<14}"
                 f"{len(q.hidden_tests):>7}{len(q.public_tests):>8}"
             )
         lines.append(
             f"{len(self.questions)} questions: {sum(q.points for q in auto):g} points autograded, "
-            f"{sum(q.points for q in manual):g} graded by hand; "
+            f"{sum(q.points for q in manual):g} graded by hand; a maximum of "
+            f"{sum(q.points for q in self.questions if not q.bonus):g} plus "
+            f"{sum(q.points for q in self.questions if q.bonus):g} bonus; "
             f"{sum(len(q.hidden_tests) for q in auto)} hidden and "
             f"{sum(len(q.public_tests) for q in auto)} public tests"
         )

@@ -22,6 +22,10 @@ NOTEBOOK_NAME = f"{ASSIGNMENT_NAME}.ipynb"
 ZIP_NAME = f"{ASSIGNMENT_NAME}-autograder.zip"
 STUDENT_ZIP_NAME = f"{ASSIGNMENT_NAME}-student.zip"
 RELEASE_DIRS = ("student_template", "student_download", "solutions", "autograder")
+# The keys of a BEGIN QUESTION block: otter assign's own, and labkit's ``bonus`` (otter assign
+# ignores keys it does not know, so a misspelt one would pass silently; here it is an error).
+OTTER_QUESTION_KEYS = ("name", "manual", "points", "check_cell", "export", "all_or_nothing")
+QUESTION_KEYS = (*OTTER_QUESTION_KEYS, "bonus")
 
 
 class ReleaseError(Exception):
@@ -35,6 +39,7 @@ class SourceQuestion:
     name: str
     points: float
     manual: bool
+    bonus: bool = False
     hidden_tests: list[str] = field(default_factory=list)
     public_tests: list[str] = field(default_factory=list)
 
@@ -63,13 +68,7 @@ def read_source(source_dir: Path) -> list[SourceQuestion]:
             config = _parse_yaml(source, where=f"{where} (ASSIGNMENT CONFIG)")
         elif cell.cell_type == "raw" and source.startswith("# BEGIN QUESTION"):
             settings = _parse_yaml(source, where=f"{where} (BEGIN QUESTION)")
-            if "name" not in settings:
-                raise ReleaseError(f"{where}: BEGIN QUESTION has no 'name'")
-            question = SourceQuestion(
-                name=str(settings["name"]),
-                points=float(settings.get("points", 1)),
-                manual=bool(settings.get("manual", False)),
-            )
+            question = _question(settings, where=f"{where} (BEGIN QUESTION)")
             questions.append(question)
         elif cell.cell_type == "raw" and source == "# BEGIN TESTS":
             in_tests = True
@@ -91,6 +90,32 @@ def read_source(source_dir: Path) -> list[SourceQuestion]:
                     f"{source_dir / name}: missing (listed in ASSIGNMENT CONFIG '{key}')"
                 )
     return questions
+
+
+def _question(settings: dict, *, where: str) -> SourceQuestion:
+    """A BEGIN QUESTION block's settings, checked: a name, known keys, a boolean ``bonus``."""
+    if "name" not in settings:
+        raise ReleaseError(f"{where}: BEGIN QUESTION has no 'name'")
+    unknown = sorted(str(key) for key in settings if key not in QUESTION_KEYS)
+    if unknown:
+        raise ReleaseError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(QUESTION_KEYS)}"
+        )
+    bonus = settings.get("bonus", False)
+    if not isinstance(bonus, bool):
+        raise ReleaseError(f"{where}: bonus must be true or false, not {bonus!r}")
+    try:
+        points = float(settings.get("points", 1))
+    except (TypeError, ValueError):
+        raise ReleaseError(
+            f"{where}: points must be a number, not {settings['points']!r}"
+        ) from None
+    return SourceQuestion(
+        name=str(settings["name"]),
+        points=points,
+        manual=bool(settings.get("manual", False)),
+        bonus=bonus,
+    )
 
 
 def _parse_yaml(source: str, *, where: str) -> dict:

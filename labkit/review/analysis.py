@@ -15,8 +15,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-GRADED_STATUSES = ("ok", "timeout")  # a timeout still has the answers it recorded
+GRADED_STATUSES = ("ok",)  # submissions with a total (``labkit.gradebook.totals``)
+MIN_FOR_DISCRIMINATION = 20
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,12 @@ class QuestionStat:
     mean: float | None
     count: int
     discrimination: float | None
+    bonus: bool = False
+
+    @property
+    def label(self) -> str:
+        """The name as the page shows it: bonus questions say so."""
+        return f"{self.name} (bonus)" if self.bonus else self.name
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,17 @@ class TestStat:
 
 
 @dataclass(frozen=True)
+class ItemRow:
+    """One submission as the analysis reads it: status, total before any late penalty, and each
+    question's score that counts (None: not graded yet, or stale), in notebook order."""
+
+    status: str
+    total: float | None
+    scores: dict[str, float | None]
+    tests: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Report:
     """The item analysis of a graded folder."""
 
@@ -55,6 +74,17 @@ class Report:
     tests: list[TestStat] = field(default_factory=list)
     totals: list[float] = field(default_factory=list)
     max_total: float = 0.0
+    bonus_max: float = 0.0
+
+    @property
+    def warning(self) -> str:
+        """Why the discrimination should not be read, if there are too few submissions."""
+        if self.count >= MIN_FOR_DISCRIMINATION:
+            return ""
+        return (
+            f"Only {self.count} graded submission(s): with fewer than {MIN_FOR_DISCRIMINATION}, "
+            "a correlation is mostly noise, so the discrimination below means little."
+        )
 
 
 def correlation(xs: Sequence[float], ys: Sequence[float]) -> float | None:
@@ -71,54 +101,32 @@ def correlation(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     return sxy / math.sqrt(sxx * syy)
 
 
-def build_report(rows: Iterable, written_points: dict[str, float]) -> Report:
-    """The item analysis of submission rows (the store's ``SubmissionRow``) and written questions.
+def build_report(rows: Iterable[ItemRow], manifest) -> Report:
+    """The item analysis of submission rows, question by question in the manifest's order.
 
-    Only submissions with a total count (the store gives one to those graded to the end). A
-    written question's statistics use the answers scored so far; a submission's total (the
-    store's) is its autograded total plus its written scores so far.
+    Only submissions with a total count. A written question's statistics use the scores that
+    count so far; a submission's total is its points so far (before any late penalty).
     """
-    rows = [row for row in rows if str(row.status) in GRADED_STATUSES and row.total is not None]
-    autograded: list[str] = []
-    auto_points: dict[str, float] = {}
-    for row in rows:
-        for name in row.scores:
-            if name not in autograded:
-                autograded.append(name)
-        per_question: dict[str, float] = {}
-        for test in row.tests:
-            if test.get("hidden"):
-                question = str(test.get("question", ""))
-                per_question[question] = per_question.get(question, 0.0) + float(test["points"])
-        for question, points in per_question.items():
-            auto_points[question] = max(auto_points.get(question, 0.0), points)
-
-    def written_score(row, name: str) -> float | None:
-        grade = row.written.get(name)
-        return None if grade is None else grade.score
-
-    # The store's total already counts the written scores given so far.
+    rows = [row for row in rows if row.status in GRADED_STATUSES and row.total is not None]
     totals = [float(row.total) for row in rows]
     stats = []
-    for kind, names in (("autograded", autograded), ("written", list(written_points))):
-        for name in names:
-            pairs = []
-            for row, total in zip(rows, totals, strict=True):
-                score = row.scores.get(name) if kind == "autograded" else written_score(row, name)
-                if score is not None:
-                    pairs.append((float(score), total - float(score)))
-            points = auto_points.get(name) if kind == "autograded" else written_points[name]
-            stats.append(
-                QuestionStat(
-                    name=name,
-                    kind=kind,
-                    points=points,
-                    mean=sum(s for s, _ in pairs) / len(pairs) if pairs else None,
-                    count=len(pairs),
-                    discrimination=correlation([s for s, _ in pairs], [r for _, r in pairs]),
-                )
+    for question in manifest.questions:
+        pairs = []
+        for row, total in zip(rows, totals, strict=True):
+            score = row.scores.get(question.name)
+            if score is not None:
+                pairs.append((float(score), total - float(score)))
+        stats.append(
+            QuestionStat(
+                name=question.name,
+                kind=question.kind,
+                points=question.points,
+                mean=sum(s for s, _ in pairs) / len(pairs) if pairs else None,
+                count=len(pairs),
+                discrimination=correlation([s for s, _ in pairs], [r for _, r in pairs]),
+                bonus=question.bonus,
             )
-
+        )
     runs: dict[tuple[str, str], list[int]] = {}
     for row in rows:
         for test in row.tests:
@@ -127,15 +135,37 @@ def build_report(rows: Iterable, written_points: dict[str, float]) -> Report:
                 counts = runs.setdefault(key, [0, 0])
                 counts[0] += 0 if test.get("passed") else 1
                 counts[1] += 1
-    tests = [TestStat(q, name, failures, total) for (q, name), (failures, total) in runs.items()]
-    max_total = max((float(row.max_total) for row in rows), default=0.0)
-    return Report(count=len(rows), questions=stats, tests=tests, totals=totals, max_total=max_total)
+    order = {name: k for k, name in enumerate(manifest.names)}
+    tests = sorted(
+        (TestStat(q, name, failures, total) for (q, name), (failures, total) in runs.items()),
+        key=lambda t: (order.get(t.question, len(order)), t.question),
+    )
+    return Report(
+        count=len(rows),
+        questions=stats,
+        tests=tests,
+        totals=totals,
+        max_total=manifest.maximum,
+        bonus_max=manifest.bonus_max,
+    )
 
 
 def analyse(store) -> Report:
     """The item analysis of everything in a review store."""
-    written = {question.name: question.points for question in store.questions()}
-    return build_report(store.submissions(), written)
+    from labkit.gradebook.refresh import load_rows
+
+    settings, rows, _ = load_rows(store)
+    tests = {row.name: row.tests for row in store.submissions()}
+    items = [
+        ItemRow(
+            status=row.outcome.status.value,
+            total=row.totals.before_penalty,
+            scores={part.name: part.score for part in row.totals.parts},
+            tests=tests.get(row.submission, []),
+        )
+        for row in rows
+    ]
+    return build_report(items, settings.manifest)
 
 
 def _svg(figure: Figure) -> bytes:
@@ -149,8 +179,11 @@ def histogram_svg(report: Report) -> bytes:
     """Histogram of the submissions' totals (autograded plus written scores so far)."""
     figure = Figure(figsize=(7, 3))
     axes = figure.add_subplot()
-    bins = max(1, min(30, int(math.ceil(report.max_total)) or 1))
-    axes.hist(report.totals, bins=bins, range=(0, max(report.max_total, 1.0)), color="#1f5fa8")
+    top = max(report.max_total + report.bonus_max, 1.0)
+    axes.hist(report.totals, bins=list(range(0, int(math.ceil(top)) + 2)), color="#1f5fa8")
+    axes.set_xlim(0, top + 0.5)
+    axes.axvline(report.max_total, color="#555", linestyle="--", linewidth=1)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("total score")
     axes.set_ylabel("submissions")
     axes.set_title(f"Totals of {report.count} submissions")
@@ -163,7 +196,7 @@ def question_means_svg(report: Report) -> bytes:
     figure = Figure(figsize=(7, 0.35 * max(len(stats), 3) + 1))
     axes = figure.add_subplot()
     colors = ["#1f5fa8" if s.kind == "autograded" else "#d98c00" for s in stats]
-    axes.barh([s.name for s in stats], [s.mean / s.points for s in stats], color=colors)
+    axes.barh([s.label for s in stats], [s.mean / s.points for s in stats], color=colors)
     axes.invert_yaxis()
     axes.set_xlim(0, 1)
     axes.set_xlabel("mean score / points (blue: autograded, orange: written)")

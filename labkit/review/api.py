@@ -1,16 +1,19 @@
-"""The review app's JSON endpoints: they change grades, rubric items and the anonymous switch.
+"""The review app's JSON endpoints: they change grades, rubric items, overrides of autograded
+scores and the anonymous switch.
 
 Every change is saved through the store at once (the store checks every value against the rules
 of ``labkit.gradebook.grades``), and the reports of the submissions it touched are rewritten
-after it (``requests.changed``).
+after it (``requests.changed``). A submission is named by its name or, as anonymous pages name
+it, by its pseudonym; answers name it the way the request did.
 """
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, session
+from flask import Flask, jsonify
 
-from labkit.gradebook.grades import MAX_COMMENT_CHARS, MAX_RUBRIC_TEXT_CHARS
+from labkit.gradebook.grades import MAX_COMMENT_CHARS, MAX_REASON_CHARS, MAX_RUBRIC_TEXT_CHARS
 from labkit.gradebook.store import ReviewStore
+from labkit.review.identity import Identity
 from labkit.review.requests import changed, field, json_body, request_store, text_field
 
 
@@ -20,24 +23,51 @@ def add_api(app: Flask) -> None:
     @app.post("/api/score")
     def set_score():
         body = json_body()
-        submission = field(body, "submission", str)
+        key, submission = _submission(body)
         question = field(body, "question", str)
         score = field(body, "score", (int, float), optional=True)
         store = request_store()
         grade = store.set_score(submission, question, None if score is None else float(score))
         changed([submission])
-        return jsonify(grade=_grade_json(grade), progress=_progress_json(store, question))
+        return jsonify(grade=_grade_json(grade, key), progress=_progress_json(store, question))
 
     @app.post("/api/comment")
     def set_comment():
         body = json_body()
-        submission = field(body, "submission", str)
+        key, submission = _submission(body)
         question = field(body, "question", str)
         comment = text_field(body, "comment", MAX_COMMENT_CHARS)
         store = request_store()
         grade = store.set_comment(submission, question, comment)
         changed([submission])
-        return jsonify(grade=_grade_json(grade), progress=_progress_json(store, question))
+        return jsonify(grade=_grade_json(grade, key), progress=_progress_json(store, question))
+
+    @app.post("/api/confirm")
+    def confirm_score():
+        body = json_body()
+        key, submission = _submission(body)
+        question = field(body, "question", str)
+        store = request_store()
+        grade = store.confirm(submission, question)
+        changed([submission])
+        return jsonify(grade=_grade_json(grade, key), progress=_progress_json(store, question))
+
+    @app.post("/api/override")
+    def set_override():
+        body = json_body()
+        _, submission = _submission(body)
+        question = field(body, "question", str)
+        score = field(body, "score", (int, float), optional=True)
+        store = request_store()
+        if score is None:
+            store.clear_override(submission, question)
+            override = None
+        else:
+            reason = text_field(body, "reason", MAX_REASON_CHARS) or ""
+            found = store.set_override(submission, question, float(score), reason)
+            override = {"score": found.score, "reason": found.reason, "computed": found.computed}
+        changed([submission])
+        return jsonify(override=override)
 
     @app.post("/api/rubric")
     def add_rubric_item():
@@ -71,18 +101,19 @@ def add_api(app: Flask) -> None:
     @app.post("/api/rubric/<int:item_id>/apply")
     def apply_rubric_item(item_id: int):
         body = json_body()
-        submission = field(body, "submission", str)
+        key, submission = _submission(body)
         question = field(body, "question", str)
         applied = field(body, "applied", bool)
         store = request_store()
         grade = store.apply_rubric_item(submission, question, item_id, applied=applied)
         changed([submission])
-        return jsonify(grade=_grade_json(grade), progress=_progress_json(store, question))
+        return jsonify(grade=_grade_json(grade, key), progress=_progress_json(store, question))
 
     @app.post("/api/anonymous")
     def set_anonymous():
-        session["anonymous"] = bool(field(json_body(), "anonymous", bool))
-        return jsonify(anonymous=session["anonymous"])
+        on = bool(field(json_body(), "anonymous", bool))
+        request_store().set_anonymous(on)
+        return jsonify(anonymous=on)
 
     @app.get("/api/questions/<name>/grades")
     def question_grades(name: str):
@@ -91,16 +122,23 @@ def add_api(app: Flask) -> None:
         return jsonify(grades=_question_grades(store, name), progress=_progress_json(store, name))
 
 
-def _grade_json(grade) -> dict:
-    """A store Grade as the page's scripts read it."""
+def _submission(body: dict) -> tuple[str, str]:
+    """The submission a request names: as it named it (name or pseudonym), and its name."""
+    key = field(body, "submission", str)
+    return key, request_store().resolve(key)
+
+
+def _grade_json(grade, key: str | None = None) -> dict:
+    """A store Grade as the page's scripts read it (``key``: how the page names it)."""
     return {
-        "submission": grade.submission,
+        "submission": grade.submission if key is None else key,
         "question": grade.question,
         "score": grade.score,
         "comment": grade.comment,
         "rubric_ids": list(grade.rubric_ids),
         "stale": grade.stale,
         "updated_at": grade.updated_at,
+        "replaced_rubric": list(grade.replaced_rubric),
     }
 
 
@@ -110,11 +148,16 @@ def _item_json(item) -> dict:
 
 
 def _progress_json(store: ReviewStore, question: str) -> dict:
-    """How many answers to ``question`` have a score, out of how many."""
-    graded, total = store.progress(question)
-    return {"graded": graded, "total": total}
+    """How many answers to ``question`` have a score that counts, out of how many; how many
+    scores are stale."""
+    graded, total, stale = store.progress(question)
+    return {"graded": graded, "total": total, "stale": stale}
 
 
 def _question_grades(store: ReviewStore, question: str) -> dict[str, dict]:
-    """Every answer's grade for ``question``, by submission."""
-    return {answer.submission: _grade_json(answer.grade) for answer in store.answers(question)}
+    """Every answer's grade for ``question``, by the submission's name as pages show it."""
+    identity = Identity(anonymous=store.anonymous, pseudonyms=store.pseudonyms())
+    return {
+        identity.key(answer.submission): _grade_json(answer.grade, identity.key(answer.submission))
+        for answer in store.answers(question)
+    }

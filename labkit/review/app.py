@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
 import secrets
 import threading
 from pathlib import Path
@@ -20,12 +21,15 @@ from flask import Flask, Response, g, jsonify, render_template, request, session
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from labkit.gradebook.folder import GradebookError, GradedFolder
+from labkit.gradebook.refresh import refresh_reports
 from labkit.gradebook.store import ReviewStore
 from labkit.review.api import add_api
+from labkit.review.identity import Identity
 from labkit.review.pages import add_pages
 from labkit.review.refresher import ReportRefresher
-from labkit.review.requests import REFRESHER_KEY, BadRequest
+from labkit.review.requests import REFRESHER_KEY, BadRequest, request_store
 
+logger = logging.getLogger(__name__)
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'none'",
@@ -116,16 +120,22 @@ def create_app(
 
     @app.errorhandler(GradebookError)
     def refused(exc: GradebookError):
+        message = str(exc)
+        try:  # a refusal names a submission by file name: in anonymous grading, by pseudonym
+            message = Identity.of_store(request_store()).redact(message)
+        except Exception:  # noqa: BLE001 -- no store: the refusal is about the folder itself
+            pass
         if request.path.startswith("/api/"):
-            return jsonify(error=str(exc)), 400
-        return render_template("error.html", message=str(exc)), 404
+            return jsonify(error=message), 400
+        return render_template("error.html", message=message), 404
 
     @app.context_processor
     def page_globals() -> dict:
-        return {
-            "csrf_token": session.get("csrf", ""),
-            "anonymous": bool(session.get("anonymous")),
-        }
+        try:
+            anonymous = request_store().anonymous  # kept in the store: every TA, every run
+        except Exception:  # noqa: BLE001 -- a page about a broken store names no one
+            anonymous = True
+        return {"csrf_token": session.get("csrf", ""), "anonymous": anonymous}
 
     add_pages(app)
     add_api(app)
@@ -168,9 +178,15 @@ class _QuietRequestHandler(WSGIRequestHandler):
 
 
 def close_review_server(server: BaseWSGIServer) -> None:
-    """Close a server from ``make_review_server`` (shut down first); write pending reports."""
+    """Close a server from ``make_review_server`` (shut down first); write pending reports and
+    redraw ``summary.png`` with the grades given."""
     server.server_close()
-    server.app.extensions[REFRESHER_KEY].close()
+    refresher = server.app.extensions[REFRESHER_KEY]
+    refresher.close()
+    try:
+        refresh_reports(GradedFolder(refresher.output_dir), summary=True)
+    except Exception as exc:  # noqa: BLE001 -- the grades are safe in the store
+        logger.error("could not redraw summary.png: %s", exc)
 
 
 def server_url(server: BaseWSGIServer) -> str:

@@ -1,7 +1,7 @@
 """What a similarity report reads: the submissions, their times, the questions, the handed-out
 notebook.
 
-Submissions are found as ``labkit grade`` finds them (``labkit.batch.intake``): a notebook, a
+Submissions are found as ``labkit grade`` finds them (``labkit.intake``): a notebook, a
 zip made by the export cell (only the notebook at its top, the one ``otter run`` grades, is
 read; nothing is extracted), or a folder of Gradescope's bulk export. A submission that cannot
 be read gets a note, never an error: only a problem with the run itself (a path that does not
@@ -12,7 +12,6 @@ names the file.
 from __future__ import annotations
 
 import csv
-import datetime
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,6 @@ from labkit.gradebook.written import (
 )
 
 MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
-MAX_TIME_CHARS = 64
 _NOT_QUESTIONS = {"submission", "name", "email", "sid", "written_graded", "total", "max_total"}
 _NOT_QUESTIONS |= {"status", "message"}
 
@@ -82,8 +80,7 @@ def find_submissions(paths: list[Path]) -> list[Submitted]:
         found = intake.find_submissions([Path(p) for p in paths])
     except intake.GradingError as exc:
         raise SimilarityError(str(exc)) from None
-    times = submission_times([Path(p) for p in paths])
-    return [Submitted(s.name, path=s.path, submitted_at=times.get(s.name)) for s in found]
+    return [Submitted(s.name, path=s.path, submitted_at=s.submitted.at or None) for s in found]
 
 
 def _notebook_bytes(path: Path) -> tuple[str, bytes]:
@@ -121,34 +118,6 @@ def read_cells(data: bytes, notes: list[str]) -> list[dict]:
     except Exception as exc:  # JSON and nbformat's reader errors alike
         problem = " ".join(str(exc).split())[:200]
         raise intake.InvalidSubmission(f"not a notebook ({problem})") from None
-
-
-def submission_times(paths: list[Path]) -> dict[str, str]:
-    """When each folder of a Gradescope export was submitted (``:created_at:`` in its
-    ``submission_metadata.yml``), as ISO 8601 text; folders without one are left out."""
-    times = {}
-    for path in paths:
-        metadata = path / intake.METADATA_NAME
-        if not path.is_dir() or not metadata.is_file():
-            continue
-        try:  # find_submissions has read it already: it is YAML and not too large
-            data = intake.load_metadata(metadata)
-        except intake.GradingError:
-            continue
-        for folder, details in data.items() if isinstance(data, dict) else ():
-            if isinstance(folder, str) and isinstance(details, dict):
-                when = _time_text(details.get(":created_at", details.get("created_at")))
-                if when:
-                    times[folder] = when
-    return times
-
-
-def _time_text(value) -> str | None:
-    if isinstance(value, datetime.datetime | datetime.date):
-        return value.isoformat()
-    if isinstance(value, str) and value.strip():
-        return " ".join(value.split())[:MAX_TIME_CHARS]
-    return None
 
 
 def read_template(path: Path) -> tuple[list[dict], str]:

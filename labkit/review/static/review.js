@@ -92,6 +92,8 @@
       if (progress) {
         document.getElementById("progress-graded").textContent = progress.graded;
         document.getElementById("progress-total").textContent = progress.total;
+        document.getElementById("progress-stale").textContent = progress.stale;
+        document.getElementById("progress-stale-note").hidden = !progress.stale;
       }
     }
 
@@ -104,8 +106,11 @@
       if (document.activeElement !== score) {
         score.value = formatScore(grade.score);
       }
-      section.classList.toggle("graded", grade.score !== null);
+      section.classList.toggle("graded", grade.score !== null && !grade.stale);
       section.querySelector(".stale").hidden = !grade.stale;
+      const replaced = section.querySelector(".replaced-rubric");
+      replaced.hidden = !(grade.replaced_rubric && grade.replaced_rubric.length);
+      replaced.querySelector(".replaced-items").textContent = (grade.replaced_rubric || []).join("; ");
       section.querySelectorAll(".rubric-toggle").forEach(function (button) {
         const applied = grade.rubric_ids.includes(Number(button.dataset.item));
         button.setAttribute("aria-pressed", applied ? "true" : "false");
@@ -215,6 +220,20 @@
           toggleRubric(section, button);
         });
       });
+      // A stale score counts again once a TA keeps it for the changed answer.
+      section.querySelector(".confirm-score").addEventListener("click", async function () {
+        try {
+          const data = await post("/api/confirm", {
+            submission: section.dataset.submission,
+            question: question,
+          });
+          showGrade(section, data.grade);
+          updateProgress(data.progress);
+          markSaved(section, "saved");
+        } catch (err) {
+          markSaved(section, "not saved");
+        }
+      });
     });
 
     document.addEventListener("keydown", function (event) {
@@ -306,7 +325,86 @@
     }
   }
 
+  // Tables whose headings sort them: numbers as numbers (empty cells last), text as text.
+  function setupSortableTables() {
+    document.querySelectorAll("table.sortable").forEach(function (table) {
+      const headings = Array.from(table.tHead.rows[0].cells);
+      headings.forEach(function (heading, column) {
+        const button = heading.querySelector("button.sort");
+        if (!button) {
+          return;
+        }
+        button.addEventListener("click", function () {
+          const ascending = heading.getAttribute("aria-sort") !== "ascending";
+          headings.forEach(function (other) {
+            other.removeAttribute("aria-sort");
+          });
+          heading.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+          const numeric = heading.dataset.sortType === "number";
+          const body = table.tBodies[0];
+          const rows = Array.from(body.rows);
+          function value(row) {
+            const cell = row.cells[column];
+            return cell.dataset.sort !== undefined ? cell.dataset.sort : cell.textContent.trim();
+          }
+          rows.sort(function (a, b) {
+            const x = value(a);
+            const y = value(b);
+            if (numeric) {
+              if (x === "" || y === "") {
+                return (x === "") - (y === "");
+              }
+              return ascending ? Number(x) - Number(y) : Number(y) - Number(x);
+            }
+            return ascending ? x.localeCompare(y) : y.localeCompare(x);
+          });
+          rows.forEach(function (row) {
+            body.appendChild(row);
+          });
+        });
+      });
+    });
+  }
+
+  // A submission's page: override an autograded question's score, with a reason.
+  function setupOverrides() {
+    const title = document.getElementById("submission-title");
+    if (!title) {
+      return;
+    }
+    document.querySelectorAll(".override-form").forEach(function (form) {
+      const state = form.querySelector(".save-state");
+      async function send(score, reason) {
+        try {
+          await post("/api/override", {
+            submission: title.dataset.submission,
+            question: form.dataset.question,
+            score: score,
+            reason: reason,
+          });
+          window.location.reload();
+        } catch (err) {
+          state.textContent = "not saved";
+        }
+      }
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        const text = form.elements.score.value.trim();
+        if (text === "" || !Number.isFinite(Number(text))) {
+          showError("Not saved: the override needs a score (a number).");
+          return;
+        }
+        send(Number(text), form.elements.reason.value);
+      });
+      form.querySelector(".override-clear").addEventListener("click", function () {
+        send(null, null);
+      });
+    });
+  }
+
   typesetMath();
   setupAnonymousToggle();
   setupQuestionPage();
+  setupSortableTables();
+  setupOverrides();
 })();
