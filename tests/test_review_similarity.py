@@ -10,10 +10,11 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
-from review_helpers import graded_folder
+from review_helpers import POINTS, graded_folder, outcome, write_gradebook, write_outcome
 from similarity_corpus import build_corpus
 from test_review_app import CHROMIUM, CHROMIUM_ARGS, running_server
 
@@ -46,6 +47,10 @@ def graded(tmp_path_factory) -> Path:
     for name in ("copy_written", "honest_4"):
         _make_hostile(corpus.folder / f"{name}.ipynb")
     out = graded_folder(tmp_path_factory.mktemp("graded") / "out")
+    graded = [outcome(p.name, {"q_essay": "x"}) for p in sorted(corpus.folder.glob("*.ipynb"))]
+    for result in graded:
+        write_outcome(out, result)
+    write_gradebook(out / "gradebook.csv", graded, POINTS)
     questions = questions_from_autograder(AUTOGRADER)
     write_similarity_report(
         submissions=[corpus.folder],
@@ -133,6 +138,26 @@ def test_unknown_pair_or_missing_report_is_said(client, graded, tmp_path):
     page = bare.test_client().get("/similarity").get_data(as_text=True)
     assert "no similarity report yet" in page and "labkit similarity" in page
     bare.extensions[review_app.REFRESHER_KEY].close()
+
+
+def test_anonymous_grading_names_pairs_by_pseudonym(graded, tmp_path):
+    """With anonymous grading on, do the Similarity pages name and link every submission by its
+    pseudonym only, and does the side-by-side view open by pseudonyms?"""
+    own = shutil.copytree(graded, tmp_path / "own")  # the switch is kept in its review.sqlite
+    app = review_app.create_app(own)
+    client = app.test_client()
+    token = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/").get_data(True))
+    headers = {"X-CSRF-Token": token.group(1)}
+    switched = client.post("/api/anonymous", json={"anonymous": True}, headers=headers)
+    assert switched.status_code == 200
+    page = client.get("/similarity").get_data(as_text=True)
+    links = re.findall(r'href="(/similarity/[^"]+)"', page)
+    assert links and all(re.fullmatch(r"/similarity/q_\w+/S-\d+/S-\d+", link) for link in links)
+    pair = client.get(links[0]).get_data(as_text=True)
+    for text in (page, pair):
+        assert ".ipynb" not in text and "honest_" not in text and "copy_" not in text
+    assert "fragment-number" in pair
+    app.extensions[review_app.REFRESHER_KEY].close()
 
 
 def test_a_broken_report_is_an_error_naming_it(tmp_path):
