@@ -14,13 +14,10 @@ import dataclasses
 import json
 from pathlib import Path
 
+from review_helpers import markdown_answer
+
 from labkit.gradebook.outcome import Outcome, Status
-from labkit.gradebook.written import (
-    WrittenQuestion,
-    answer_fingerprint,
-    is_empty,
-    questions_to_json,
-)
+from labkit.gradebook.written import WrittenQuestion, questions_to_json
 from labkit.grader.verdict import TestVerdict, Verdict
 
 # Notebook order: q_z, q_confusion (written), q_softmax, q_center_bonus (bonus), q_reading (written)
@@ -35,17 +32,6 @@ AUTOGRADED = {name: points for name, points, kind, _ in MANIFEST if kind == "aut
 WRITTEN = {name: points for name, points, kind, _ in MANIFEST if kind == "written"}
 MAXIMUM = 8.0  # 2 + 2 + 3 + 1: the bonus point is on top
 FULL = {"q_z": 2.0, "q_softmax": 3.0, "q_center_bonus": 1.0}
-
-
-def markdown_answer(text: str) -> dict:
-    """A written answer of one markdown cell, as ``labkit grade`` stores it."""
-    cells = [{"cell_type": "markdown", "source": text, "attachments": {}}]
-    return {
-        "cells": cells,
-        "fingerprint": answer_fingerprint(cells),
-        "empty": is_empty(cells),
-        "notes": [],
-    }
 
 
 def outcome_data(

@@ -22,35 +22,25 @@ def add_api(app: Flask) -> None:
 
     @app.post("/api/score")
     def set_score():
-        body = json_body()
-        key, submission = _submission(body)
-        question = field(body, "question", str)
-        score = field(body, "score", (int, float), optional=True)
-        store = request_store()
-        grade = store.set_score(submission, question, None if score is None else float(score))
-        changed([submission])
-        return jsonify(grade=_grade_json(grade, key), progress=_progress_json(store, question))
+        def change(store, body, submission, question):
+            score = field(body, "score", (int, float), optional=True)
+            return store.set_score(submission, question, None if score is None else float(score))
+
+        return _change_grade(change)
 
     @app.post("/api/comment")
     def set_comment():
-        body = json_body()
-        key, submission = _submission(body)
-        question = field(body, "question", str)
-        comment = text_field(body, "comment", MAX_COMMENT_CHARS)
-        store = request_store()
-        grade = store.set_comment(submission, question, comment)
-        changed([submission])
-        return jsonify(grade=_grade_json(grade, key), progress=_progress_json(store, question))
+        def change(store, body, submission, question):
+            comment = text_field(body, "comment", MAX_COMMENT_CHARS)
+            return store.set_comment(submission, question, comment)
+
+        return _change_grade(change)
 
     @app.post("/api/confirm")
     def confirm_score():
-        body = json_body()
-        key, submission = _submission(body)
-        question = field(body, "question", str)
-        store = request_store()
-        grade = store.confirm(submission, question)
-        changed([submission])
-        return jsonify(grade=_grade_json(grade, key), progress=_progress_json(store, question))
+        return _change_grade(
+            lambda store, body, submission, question: store.confirm(submission, question)
+        )
 
     @app.post("/api/override")
     def set_override():
@@ -100,14 +90,11 @@ def add_api(app: Flask) -> None:
 
     @app.post("/api/rubric/<int:item_id>/apply")
     def apply_rubric_item(item_id: int):
-        body = json_body()
-        key, submission = _submission(body)
-        question = field(body, "question", str)
-        applied = field(body, "applied", bool)
-        store = request_store()
-        grade = store.apply_rubric_item(submission, question, item_id, applied=applied)
-        changed([submission])
-        return jsonify(grade=_grade_json(grade, key), progress=_progress_json(store, question))
+        def change(store, body, submission, question):
+            applied = field(body, "applied", bool)
+            return store.apply_rubric_item(submission, question, item_id, applied=applied)
+
+        return _change_grade(change)
 
     @app.post("/api/anonymous")
     def set_anonymous():
@@ -120,6 +107,19 @@ def add_api(app: Flask) -> None:
         store = request_store()
         store.question(name)
         return jsonify(grades=_question_grades(store, name), progress=_progress_json(store, name))
+
+
+def _change_grade(change):
+    """Apply ``change(store, body, submission, question)`` (it returns the changed Grade) to the
+    submission and question the request names, rewrite that submission's reports, and answer with
+    the grade (the submission named as the request named it) and the question's progress."""
+    body = json_body()
+    key, submission = _submission(body)
+    question = field(body, "question", str)
+    store = request_store()
+    grade = change(store, body, submission, question)
+    changed([submission])
+    return jsonify(grade=_grade_json(grade, key), progress=_progress_json(store, question))
 
 
 def _submission(body: dict) -> tuple[str, str]:
