@@ -24,7 +24,8 @@ from labkit.batch.channel import (
     parse_hello,
     read_command,
 )
-from labkit.grader.isolation import Network
+from labkit.grader.filesystem import Filesystem
+from labkit.grader.isolation import Confinement, Network
 
 
 @pytest.fixture
@@ -105,42 +106,42 @@ def test_encode_command_refuses_index_end():
     encode_command(END - 1, "x")  # the last valid index
 
 
-@pytest.mark.parametrize("network", list(Network))
+@pytest.mark.parametrize("network", [*Network, None])
+@pytest.mark.parametrize("filesystem", list(Filesystem))
 @pytest.mark.parametrize("errno", [0, 1, 13, MAX_ERRNO])
-def test_hello_round_trips(network, errno):
-    """Does every network state and errno survive encode_hello -> ReportReader -> parse_hello?"""
-    reports = ReportReader().feed(encode_hello(network, errno))
+def test_hello_round_trips(network, filesystem, errno):
+    """Does every network state (None: not asked), filesystem state and errno survive
+    encode_hello -> ReportReader -> parse_hello, each errno kept apart from the other?"""
+    sent = Confinement(filesystem, errno, network, MAX_ERRNO - errno)
+    reports = ReportReader().feed(encode_hello(sent))
     assert len(reports) == 1
     kind, value = reports[0]
     assert kind is Report.HELLO
     parsed = parse_hello(value)
-    assert parsed == (network, errno) and isinstance(parsed[0], Network)
+    assert parsed == sent and isinstance(parsed.filesystem, Filesystem)
 
 
 def test_encode_hello_clamps_errno():
-    """Is an errno outside 0..MAX_ERRNO clamped rather than corrupting the network bits?"""
+    """Is an errno outside 0..MAX_ERRNO clamped rather than corrupting the other fields?"""
     for errno, expected in [(-5, 0), (MAX_ERRNO + 1, MAX_ERRNO), (10**9, MAX_ERRNO)]:
-        [(_, value)] = ReportReader().feed(encode_hello(Network.NOT_ISOLATED, errno))
-        assert parse_hello(value) == (Network.NOT_ISOLATED, expected)
+        sent = Confinement(Filesystem.GRADERS_VIEW, errno, Network.NOT_ISOLATED, errno)
+        [(_, value)] = ReportReader().feed(encode_hello(sent))
+        assert parse_hello(value) == Confinement(
+            Filesystem.GRADERS_VIEW, expected, Network.NOT_ISOLATED, expected
+        )
 
 
-@pytest.mark.parametrize("value", [3, 0xFF, 0x7F | (5 << 8)])
-def test_parse_hello_refuses_unknown_network(value):
-    """Does parse_hello refuse a network value that is no Network?"""
+@pytest.mark.parametrize("value", [2 << 2, 3 << 2, 1 << 4, 0xF0, 0xFF])
+def test_parse_hello_refuses_unknown_states(value):
+    """Does parse_hello refuse a filesystem state that is no Filesystem, and unknown bits?"""
     with pytest.raises(ChannelError):
         parse_hello(value)
 
 
-@pytest.mark.parametrize("errno", [MAX_ERRNO + 1, 0xFFFFFF])
-def test_parse_hello_refuses_errno_out_of_range(errno):
-    """Does parse_hello refuse an errno above MAX_ERRNO?"""
-    with pytest.raises(ChannelError):
-        parse_hello(int(Network.NAMESPACE) | errno << 8)
-
-
 def test_reader_splits_reports_fed_byte_by_byte():
     """Are reports fed one byte at a time returned whole, once each, with partial bytes pending?"""
-    data = encode_hello(Network.USER_NAMESPACE, 0) + encode_done(0) + encode_done(41)
+    hello = Confinement(Filesystem.OWN_FOLDER, 0, Network.USER_NAMESPACE, 0)
+    data = encode_hello(hello) + encode_done(0) + encode_done(41)
     reader = ReportReader()
     got = []
     for i in range(len(data)):

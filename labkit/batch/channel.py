@@ -5,7 +5,7 @@ Two channels:
 - **parent <-> student's child**: two pipes the parent creates and the child inherits (no path
   on disk, so nothing in the notebook's folder can stand in for them). The parent sends one
   command per cell (its index and source, or ``END``); the child answers with fixed-size reports:
-  ``HELLO`` once, before any student code runs (how the network was cut off), then ``DONE`` with
+  ``HELLO`` once, before any student code runs (what it was cut off from), then ``DONE`` with
   the index of each cell it finished. Student code runs in that child and could write on the
   pipe, so the parent accepts only a report it expects (``ReportReader``, ``expect_done``): a
   number in range, never text. A forged report can at most end the student's own run early or
@@ -22,7 +22,8 @@ import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from labkit.grader.isolation import Network
+from labkit.grader.filesystem import Filesystem
+from labkit.grader.isolation import Confinement, Network
 
 COMMAND_HEADER = struct.Struct("!II")  # cell index (or END), source length in bytes
 REPORT = struct.Struct("!II")  # kind, value
@@ -38,7 +39,7 @@ class ChannelError(Exception):
 class Report(IntEnum):
     """What the student's child reports."""
 
-    HELLO = 1  # value: Network | errno << 8, sent before any student code runs
+    HELLO = 1  # value: a Confinement (see encode_hello), sent before any student code runs
     DONE = 2  # value: the index of the cell that finished
 
 
@@ -84,9 +85,17 @@ def read_command(fd: int) -> tuple[int, str] | None:
 # --- child -> parent: reports ---------------------------------------------------------------------
 
 
-def encode_hello(network: Network, errno: int) -> bytes:
-    """The child's first report: how its network was cut off."""
-    return REPORT.pack(Report.HELLO, int(network) | min(max(errno, 0), MAX_ERRNO) << 8)
+def encode_hello(confinement: Confinement) -> bytes:
+    """The child's first report: what it was cut off from. One number: the network's state in
+    bits 0-1 (3: not asked), the filesystem's in bits 2-3, then each step's errno (12 bits)."""
+    network = 3 if confinement.network is None else int(confinement.network)
+    value = network | int(confinement.filesystem) << 2
+    value |= _clamp(confinement.network_errno) << 8 | _clamp(confinement.filesystem_errno) << 20
+    return REPORT.pack(Report.HELLO, value)
+
+
+def _clamp(errno: int) -> int:
+    return min(max(errno, 0), MAX_ERRNO)
 
 
 def encode_done(index: int) -> bytes:
@@ -94,16 +103,16 @@ def encode_done(index: int) -> bytes:
     return REPORT.pack(Report.DONE, index)
 
 
-def parse_hello(value: int) -> tuple[Network, int]:
-    """Validate a HELLO report's value: (how the network was cut off, errno)."""
+def parse_hello(value: int) -> Confinement:
+    """Validate a HELLO report's value: what the child was cut off from."""
     try:
-        network = Network(value & 0xFF)
+        network = None if value & 0x3 == 3 else Network(value & 0x3)
+        filesystem = Filesystem(value >> 2 & 0x3)
     except ValueError:
-        raise ChannelError("a HELLO report with an unknown network state") from None
-    errno = value >> 8
-    if errno > MAX_ERRNO:
-        raise ChannelError("a HELLO report with an errno out of range")
-    return network, errno
+        raise ChannelError("a HELLO report with an unknown state") from None
+    if value >> 4 & 0xF:
+        raise ChannelError("a HELLO report with unknown bits set")
+    return Confinement(filesystem, value >> 20 & MAX_ERRNO, network, value >> 8 & MAX_ERRNO)
 
 
 class ReportReader:

@@ -5,8 +5,9 @@ imports otter and the lab's libraries once (``PRELOAD``), so that each child sta
 never runs student code itself, so that a process forked from it is clean. It becomes a
 subreaper, so that whatever a child leaves running is its to kill. It forks two kinds of child:
 
-- ``run_student`` (untrusted): its own session, a memory cap, no network where the OS allows it,
-  every inherited descriptor closed but its two pipes, then the student's user; it runs the cells
+- ``run_student`` (untrusted): its own session, no network and a filesystem of its own (its
+  folder and the runtime only) where the OS allows them, a memory cap, every inherited
+  descriptor closed but its two pipes, then the student's user; it runs the cells
   the parent sends, one at a time, in an IPython shell (``labkit.batch.channel``).
 - ``run_judge`` (trusted): parses and judges a record of answers in the grading files' folder
   and writes the verdict on a pipe to the server, which passes it on.
@@ -83,7 +84,7 @@ def run_student(
         os.dup2(log_fd, 2)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
-        network, errno = isolation.isolate_network()
+        confinement = isolation.confine(workspace=request.workspace, network=True)
         isolation.limit_memory(request.memory_mb)
         for fd in map(int, os.listdir("/proc/self/fd")):  # the server's socket above all
             if fd not in (0, 1, 2, command_fd, report_fd):
@@ -106,7 +107,7 @@ def run_student(
         config.HistoryManager.enabled = False
         shell = InteractiveShell.instance(config=config, colors="NoColor")
         shell.InteractiveTB.set_mode("Plain")  # tracebacks only reach the grading log
-        os.write(report_fd, channel.encode_hello(network, errno))
+        os.write(report_fd, channel.encode_hello(confinement))
     except BaseException:
         os._exit(SETUP_FAILED)
     while True:

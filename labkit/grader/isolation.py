@@ -1,5 +1,9 @@
 """Where and as whom student code runs: its own user, its own folder, no network.
 
+``confine`` puts a process that is about to run student code in its sandbox: no network (where
+asked), and a filesystem holding only its folder and the runtime (``labkit.grader.filesystem``);
+it returns what it achieved (``Confinement``), and the TA is told what it could not.
+
 Where the grader runs as root (Gradescope, a container, a TA's ``sudo``), the notebook runs as an
 unprivileged user id of its own: it cannot read the grader's files (the hidden tests, the judge's
 files), write them, or signal the grader's processes. Its folder (``Workspace``) holds the
@@ -23,6 +27,9 @@ import tempfile
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path, PurePosixPath
+
+from labkit.grader import filesystem
+from labkit.grader.filesystem import Filesystem
 
 ANSWERS_FILE = ".labkit-answers.json"
 HOME_DIR = ".home"
@@ -149,11 +156,15 @@ def isolate_network() -> tuple[Network, int]:
     tried. Only the loopback interface exists inside, brought up so local sockets still work.
     """
     libc = ctypes.CDLL(None, use_errno=True)
+    uid, gid = os.geteuid(), os.getegid()  # inside a new user namespace, unmapped until mapped
     for flags, how in (
         (_CLONE_NEWNET, Network.NAMESPACE),
         (_CLONE_NEWUSER | _CLONE_NEWNET, Network.USER_NAMESPACE),
     ):
         if libc.unshare(flags) == 0:
+            if how is Network.USER_NAMESPACE:  # be oneself inside (files written stay one's own)
+                with contextlib.suppress(filesystem.ConfinementError):
+                    filesystem.map_own_user(uid, gid)
             with contextlib.suppress(OSError), socket.socket() as sock:
                 fcntl.ioctl(
                     sock, _SIOCSIFFLAGS, struct.pack("16sH", b"lo", _IFF_UP_LOOPBACK_RUNNING)
@@ -167,6 +178,49 @@ def network_note(network: Network, errno: int) -> str:
     if network is not Network.NOT_ISOLATED:
         return ""
     return f"network not isolated (unshare: {os.strerror(errno)})"
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """What a student's process was cut off from: the network (None: not asked) and the
+    grader's filesystem, each with the errno of the step that failed (0 when it worked)."""
+
+    filesystem: Filesystem
+    filesystem_errno: int = 0
+    network: Network | None = None
+    network_errno: int = 0
+
+    def notes(self) -> list[str]:
+        """Sentences for the TA about what could not be cut off (none when all was)."""
+        found = [filesystem.note(self.filesystem, self.filesystem_errno)]
+        if self.network is not None:
+            found.append(network_note(self.network, self.network_errno))
+        return [n for n in found if n]
+
+
+def confine(*, workspace: str, network: bool) -> Confinement:
+    """Put this process (single-threaded, still the grader's user) in its sandbox before it runs
+    student code: a network namespace of its own when ``network``, then a filesystem showing only
+    ``workspace`` and the runtime. What cannot be done is reported, never raised."""
+    how, net_errno = isolate_network() if network else (None, 0)
+    try:
+        filesystem.confine_filesystem(
+            workspace=workspace,
+            new_user_namespace=os.geteuid() != 0 and how is not Network.USER_NAMESPACE,
+        )
+    except OSError as exc:  # ConfinementError, or a folder it could not make
+        return Confinement(Filesystem.GRADERS_VIEW, exc.errno or 0, how, net_errno)
+    return Confinement(Filesystem.OWN_FOLDER, 0, how, net_errno)
+
+
+def enter_kernel_sandbox(*, workspace: str, memory_mb: int, uid: int | None, confined: bool):
+    """The zip path's kernel, between fork and exec: its memory cap, its filesystem (when
+    ``confined``: ``filesystem.probe`` found it can be done here), then its user."""
+    limit_memory(memory_mb)
+    if confined:
+        filesystem.confine_filesystem(workspace=workspace, new_user_namespace=os.geteuid() != 0)
+    if uid is not None:
+        drop_privileges(uid)
 
 
 def limit_memory(megabytes: int) -> None:
@@ -208,6 +262,7 @@ class Workspace:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
             self.path.mkdir(exist_ok=True)
+            (self.outer / filesystem.SANDBOX_ROOT).mkdir(mode=0o700)  # where its root is built
             (self.path / HOME_DIR).mkdir()
             (self.path / PurePosixPath(notebook_name).name).write_bytes(notebook)
             if user.uid is not None:

@@ -1,7 +1,8 @@
 """The autograder zip's runner: the notebook's cells run in a Jupyter kernel, one at a time.
 
-The kernel is started as the workspace's user, in the workspace, with an environment of its own
-and the memory cap ``labkit grade``'s child gets (``labkit.grader.isolation``); the grader sends
+The kernel is started as the workspace's user, in the workspace, with an environment of its own,
+the memory cap and the filesystem ``labkit grade``'s child gets (``labkit.grader.isolation``:
+its folder and the runtime, nothing else of the grader's files); the grader sends
 each cell when its turn comes and waits for its reply with that cell's limit
 (``labkit.grader.pipeline``). Whatever the kernel started is killed when the session closes: every
 descendant of this process (a subreaper, so daemons that left the kernel's process group are found
@@ -17,7 +18,7 @@ import os
 import nbformat
 from jupyter_client import AsyncKernelManager
 
-from labkit.grader import isolation, processes
+from labkit.grader import filesystem, isolation, processes
 from labkit.grader.isolation import Workspace
 from labkit.grader.pipeline import CellResult, GraderFault, Stop
 
@@ -54,14 +55,20 @@ class KernelSession:
             allow_errors=True,
             resources={"metadata": {"path": str(workspace.path)}},
         )
+        confined = filesystem.probe()[0] is filesystem.Filesystem.OWN_FOLDER
         launch = {
             "cwd": str(workspace.path),
             "env": workspace.env(),
-            # the same cap as labkit grade's child: an allocation past it fails in its cell only
-            "preexec_fn": functools.partial(isolation.limit_memory, memory_mb),
+            # labkit grade's child's cap (an allocation past it fails in its cell only) and
+            # filesystem, then the student's user
+            "preexec_fn": functools.partial(
+                isolation.enter_kernel_sandbox,
+                workspace=str(workspace.path),
+                memory_mb=memory_mb,
+                uid=self.uid,
+                confined=confined,
+            ),
         }
-        if self.uid is not None:
-            launch.update(user=self.uid, group=self.uid, extra_groups=[])
         try:
             self.client.start_new_kernel(**launch)
             self.client.start_new_kernel_client()
@@ -129,5 +136,7 @@ class KernelRunner:
         return KernelSession(workspace, memory_mb=self.memory_mb)
 
     def sandbox_notes(self) -> list[str]:
-        """The kernel runs with the network of the grading machine (Gradescope's container)."""
-        return []
+        """Where the kernel sees the grader's files (it always has the grading machine's
+        network: Gradescope's container)."""
+        note = filesystem.note(*filesystem.probe())
+        return [note] if note else []
