@@ -203,7 +203,7 @@ def test_a_linked_or_odd_record_is_refused(tmp_path):
     import os
 
     secret = tmp_path / "secret.json"
-    secret.write_text('{"format": "labkit-answers/1", "hidden": {}, "public": {}}')
+    secret.write_text('{"format": "labkit-answers/2"}\n')
     link = tmp_path / "link.json"
     link.symlink_to(secret)
     fifo = tmp_path / "fifo.json"
@@ -368,3 +368,51 @@ def test_verdicts_without_student_messages_still_read():
     ]
     assert verdict.score_lines() == [f"  {'q':<18}1 / 3"]
     assert Verdict.from_dict(json.loads(verdict.to_json())) == verdict
+
+
+def test_a_record_cut_short_or_forged_line_by_line_credits_nothing_more(tmp_path):
+    """The record is JSON lines: a last line cut short (the process killed while writing it),
+    garbage lines, entries of the wrong shape and a later line for the same key are read without
+    raising; only well-formed entries count, the last one of a key winning."""
+    out = tmp_path / "answers.jsonl"
+    answers = _record({"double": lambda x: 2 * x}, TEST_FILE, out, 5)
+    good = answers["hidden"]["q_double/test_double_values"]
+    data = out.read_bytes()
+    assert data.startswith(b'{"format": "labkit-answers/2"}\n') and data.count(b"\n") >= 3
+    cut = data + b'{"part": "hidden", "key": "q_double/test_other", "result": {"answ'
+    parsed = record.parse_answers(cut)
+    assert parsed["hidden"] == answers["hidden"] and "q_double/test_other" not in parsed["hidden"]
+    forged = b"\n".join(
+        [
+            data.rstrip(b"\n"),
+            b"not json at all",
+            b"[1, 2, 3]",
+            b'{"part": "secret", "key": "q_double/x", "result": {}}',
+            b'{"part": "hidden", "key": 7, "result": {}}',
+            b'{"part": "hidden", "key": "q_double/y", "result": "passed"}',
+            b"[" * 100_000,
+            b'{"part": "hidden", "key": "q_double/test_double_values", "result": {"error": "x"}}',
+        ]
+    )
+    parsed = record.parse_answers(forged)
+    assert set(parsed["hidden"]) == set(answers["hidden"])
+    assert parsed["hidden"]["q_double/test_double_values"] == {"error": "x"} != good
+    verdict = judging.judge_record({"q_double.py": TEST_FILE}, forged, files_dir=tmp_path)
+    assert verdict.scores() == {"q_double": 0.0}
+
+
+def test_arrays_become_plain_lists_of_python_values():
+    """Every dtype an answer may hold becomes JSON's own types (float32 as the same doubles,
+    bytes as their text), and back."""
+    cases = [
+        (np.array([True, False]), "bool", [True, False]),
+        (np.array([[1, 2], [3, 4]], dtype=np.uint8), "int", [1, 2, 3, 4]),
+        (np.array([0.1, 2.5], dtype=np.float32), "float", [float(np.float32(0.1)), 2.5]),
+        (np.array(["a", "bc"]), "str", ["a", "bc"]),
+        (np.array([b"x"]), "str", ["b'x'"]),
+    ]
+    for array, dtype, data in cases:
+        plain = to_plain(array)["array"]
+        assert (plain["dtype"], plain["data"], plain["shape"]) == (dtype, data, list(array.shape))
+        assert all(type(x) in (bool, int, float, str) for x in plain["data"])
+        json.dumps(plain)

@@ -126,9 +126,9 @@ class ForkSession:
             for fd in (command_read, report_write, log_fd):
                 os.close(fd)
         os.set_blocking(self.command_fd, False)
-        self.network, self.errno = self._hello()
+        self.confinement = self._hello()
 
-    def _hello(self) -> tuple[isolation.Network, int]:
+    def _hello(self) -> isolation.Confinement:
         deadline = time.monotonic() + HELLO_SECONDS
         while time.monotonic() < deadline:
             ready, _, _ = select.select([self.report_fd, self.server.conn], [], [], POLL_SECONDS)
@@ -240,14 +240,17 @@ class ForkRunner:
         self.server: ForkServer | None = None
         self.memory_mb = memory_mb
         self.stopping = stopping
-        self.network = None
+        self.confinement: isolation.Confinement | None = None
+        self.server_seconds = 0.0  # spent starting servers (the imports they pay once)
 
     def ensure_server(self) -> ForkServer:
         """The slot's server, started (again) if needed."""
         if self.server is None or not self.server.alive():
             if self.server is not None:
                 self.server.close()
+            started = time.perf_counter()
             self.server = self._server_factory()
+            self.server_seconds += time.perf_counter() - started
         return self.server
 
     def start(self, workspace: Workspace) -> ForkSession:
@@ -255,15 +258,12 @@ class ForkRunner:
         session = ForkSession(
             self.ensure_server(), workspace, memory_mb=self.memory_mb, stopping=self.stopping
         )
-        self.network = (session.network, session.errno)
+        self.confinement = session.confinement
         return session
 
     def sandbox_notes(self) -> list[str]:
-        """Where the last child could not be cut off from the network."""
-        if self.network is None:
-            return []
-        note = isolation.network_note(*self.network)
-        return [note] if note else []
+        """What the last child could not be cut off from (the network, the grader's files)."""
+        return [] if self.confinement is None else self.confinement.notes()
 
     def close(self) -> None:
         """Stop the slot's server."""

@@ -19,6 +19,7 @@ from labkit.gradebook import written
 from labkit.gradebook.outcome import Outcome, Status
 from labkit.grader import pipeline
 from labkit.grader.isolation import StudentUser, student_user
+from labkit.grader.phases import PhaseClock
 from labkit.grader.verdict import Verdict
 from labkit.intake import Autograder, InvalidSubmission, Submission
 
@@ -79,31 +80,42 @@ class Grader:
         """Where student code will not be confined as it should (for the TA, before grading)."""
         return sorted({slot.user.note() for slot in self.all_slots if slot.user.note()})
 
+    def server_seconds(self) -> float:
+        """The time the slots spent starting their grading servers."""
+        return round(sum(slot.runner.server_seconds for slot in self.all_slots), 3)
+
     def grade(self, submission: Submission) -> Outcome:
         """Grade one submission; never raises for anything the submission contains."""
         started = time.monotonic()
+        phases = PhaseClock()
         outcome = self.autograder.outcome(submission, Status.INVALID)
         try:
-            outcome.submission_sha256 = intake.submission_sha256(submission.path)
-            name, notebook = intake.read_notebook(submission.path)
+            with phases.measure("intake"):
+                outcome.submission_sha256 = intake.submission_sha256(submission.path)
+                name, notebook = intake.read_notebook(submission.path)
         except InvalidSubmission as exc:
             outcome.reason = str(exc)
         except OSError as exc:
             outcome.reason = f"cannot read the submission: {exc}"
         else:
-            # Read from the bytes submitted, before anything runs: what was handed in is graded.
-            outcome.written = written.extract_answers(notebook, self.autograder.written)
-            flags = intake.zip_flags(submission.path)
+            with phases.measure("intake"):
+                # Read from the bytes submitted, before anything runs: what was handed in counts.
+                outcome.written = written.extract_answers(notebook, self.autograder.written)
+                flags = intake.zip_flags(submission.path)
             slot = self.slots.get()
             try:
-                self._grade_notebook(slot, name, notebook, flags, outcome)
+                self._grade_notebook(slot, name, notebook, flags, outcome, phases)
             finally:
                 self.slots.put(slot)
         outcome.seconds = round(time.monotonic() - started, 2)
+        outcome.phases = phases.rounded()
         return outcome
 
-    def _grade_notebook(self, slot: Slot, name: str, notebook: bytes, flags, outcome) -> None:
+    def _grade_notebook(
+        self, slot: Slot, name: str, notebook: bytes, flags, outcome, phases: PhaseClock
+    ) -> None:
         try:
+            slot.runner.ensure_server()  # its start is the slot's, not this submission's
             verdict, report = pipeline.grade_notebook(
                 name,
                 notebook,
@@ -114,6 +126,7 @@ class Grader:
                 config=self.config,
                 user=slot.user,
                 flags=flags,
+                phases=phases,
             )
         except pipeline.Interrupted:
             outcome.status, outcome.reason = Status.ERROR, "grading was interrupted"

@@ -28,6 +28,9 @@ class Pool(Protocol):
     def sandbox_notes(self, outcomes: list[Outcome]) -> list[str]:
         """Where student code was not confined as it should be, for the summary."""
 
+    def server_seconds(self) -> float:
+        """The time spent starting grading servers here (0 where it is not seen)."""
+
 
 class LocalPool:
     """Grades submissions on this machine, ``jobs`` at a time, yielding each outcome as it ends."""
@@ -53,8 +56,13 @@ class LocalPool:
         self.grader.close()
 
     def sandbox_notes(self, outcomes: list[Outcome]) -> list[str]:
-        """Where student code will not be confined as it should (the slots' users)."""
-        return self.grader.sandbox_notes()
+        """Where student code was not confined as it should: the slots' users, and what the
+        graded submissions' processes could not be cut off from (network, the grader's files)."""
+        return sorted({*self.grader.sandbox_notes(), *(n for o in outcomes for n in o.sandbox)})
+
+    def server_seconds(self) -> float:
+        """The time the slots spent starting their grading servers."""
+        return self.grader.server_seconds()
 
 
 def make_pool(

@@ -27,6 +27,7 @@ from labkit.gradebook.ledger import Settings, build_rows
 from labkit.gradebook.outcome import FINAL_STATUSES, BatchResult, Outcome, Status
 from labkit.gradebook.refresh import StoredGrades, refresh_reports
 from labkit.gradebook.roster import Roster, RosterError, read_roster
+from labkit.grader.phases import total_phases
 from labkit.intake import Autograder, GradingError, InvalidSubmission, Submission
 
 
@@ -112,11 +113,14 @@ def grade_batch(
             folder.write_outcome(outcome, feedback=reports.feedback_text(rows_of([outcome])[0]))
         write_gradebook()
         for outcome in pool.graded(todo):
+            writing = time.perf_counter()
             _restamp(outcome, by_name[outcome.submission], grader_zip)
-            folder.write_outcome(outcome, feedback=reports.feedback_text(rows_of([outcome])[0]))
             outcomes[outcome.submission] = outcome
             graded.append(outcome)
             write_gradebook()
+            feedback = reports.feedback_text(rows_of([outcome])[0])
+            outcome.phases["report"] = round(time.perf_counter() - writing, 3)
+            folder.write_outcome(outcome, feedback=feedback)
             bar.update()
     except BaseException:
         pool.stop()
@@ -133,6 +137,8 @@ def grade_batch(
         time.monotonic() - started,
         len(submissions) - len(todo),
         sandbox=pool.sandbox_notes(graded) if todo else [],
+        phases=total_phases(o.phases for o in graded),
+        server_seconds=pool.server_seconds(),
         settings=settings,
         rows=rows_of(list(outcomes.values())),
     )

@@ -37,6 +37,7 @@ _ADDED_FIELDS = (
     "time_source",
     "late_marker",
     "code",
+    "phases",
 )
 
 
@@ -69,6 +70,8 @@ class Outcome:
     late_marker: bool = False
     # Each autograded question's code, read from the submitted file as data (for the TA).
     code: dict[str, dict] = field(default_factory=dict)
+    # Seconds per phase of grading it (labkit.grader.phases; TA-only, never in feedback).
+    phases: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def new(
@@ -149,6 +152,10 @@ class BatchResult:
     seconds: float
     skipped: int
     sandbox: list[str] = field(default_factory=list)
+    # Seconds per phase summed over the submissions graded in this run (labkit.grader.phases),
+    # and the grading servers' start.
+    phases: dict[str, float] = field(default_factory=dict)
+    server_seconds: float = 0.0
     # The folder's settings and rows (``labkit.gradebook.ledger``) the reports were written from.
     settings: object = None
     rows: list | None = None

@@ -100,6 +100,12 @@ def summary_text(result: BatchResult) -> str:
         f"{len(result.outcomes)} submissions ({by_status}; {result.skipped} already graded) "
         f"in {result.seconds:.1f} s"
     )
+    if result.phases:
+        spent = ", ".join(f"{phase} {seconds:.1f}" for phase, seconds in result.phases.items())
+        servers = f"; grading servers started in {result.server_seconds:.1f} s"
+        lines.append(
+            f"time per phase, summed (s): {spent}" + (servers if result.server_seconds else "")
+        )
     lines += [f"sandbox: {note}" for note in result.sandbox]
     return "\n".join(lines)
 

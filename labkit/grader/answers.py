@@ -10,16 +10,18 @@ returning the recorded data (``labkit.grader.judging``). Public tests (worth no 
 in full; their outcome only feeds the feedback a student sees anyway when running
 ``grader.check``.
 
-The record is a JSON file, rewritten after every test, so a notebook stopped half-way still leaves
-the answers it gave. It runs as source text, without labkit installed: it uses only the standard
-library, numpy, otter's ``test_case`` and (for a data frame) pandas, all in the grading image.
+The record is a file of JSON lines: a header, then one line appended per test case, so a notebook
+stopped half-way still leaves the answers it gave, and recording a case costs that case's answer
+only (the record is never rewritten whole). It runs as source text, without labkit installed: it
+uses only the standard library, numpy, otter's ``test_case`` and (for a data frame) pandas, all
+in the grading image.
 """
 
 import json
 import os
 import signal
 
-FORMAT = "labkit-answers/1"
+FORMAT = "labkit-answers/2"
 MAX_ELEMENTS = 5_000_000
 MAX_MESSAGE = 2000
 
@@ -84,13 +86,16 @@ def _array_to_plain(array, spend):
             array = np.array(array.tolist(), dtype=float)
         except (TypeError, ValueError):
             array = np.array([str(item) for item in array.ravel()]).reshape(array.shape)
+    # tolist() gives Python bools, ints, floats and strs, as JSON wants them, at C speed
     if array.dtype.kind == "b":
-        dtype, data = "bool", [bool(x) for x in array.ravel()]
+        dtype, data = "bool", array.ravel().tolist()
     elif array.dtype.kind in "iu":
-        dtype, data = "int", [int(x) for x in array.ravel()]
+        dtype, data = "int", array.ravel().tolist()
     elif array.dtype.kind == "f":
-        dtype, data = "float", [float(x) for x in array.ravel()]
-    elif array.dtype.kind in "US":
+        dtype, data = "float", array.astype(np.float64).ravel().tolist()
+    elif array.dtype.kind == "U":
+        dtype, data = "str", array.ravel().tolist()
+    elif array.dtype.kind == "S":
         dtype, data = "str", [str(x) for x in array.ravel()]
     else:
         raise TypeError(f"an array of {array.dtype} is not plain data")
@@ -101,11 +106,9 @@ def _describe(exc):
     return f"{type(exc).__name__}: {exc}"[:MAX_MESSAGE]
 
 
-def _write(record, path):
-    temporary = path + ".tmp"
-    with open(temporary, "w") as f:
-        json.dump(record, f)
-    os.replace(temporary, path)
+def _append(entry, path):
+    with open(path, "a") as f:
+        f.write(json.dumps(entry) + "\n")
 
 
 def _alarm(seconds):
@@ -132,16 +135,20 @@ _STATE = {}
 def start(*, out_path):
     """Begin a fresh record of answers at ``out_path`` (what an earlier run wrote is replaced)."""
     _STATE.clear()
-    _STATE.update(out_path=out_path, record={"format": FORMAT, "hidden": {}, "public": {}})
-    _write(_STATE["record"], out_path)
+    _STATE.update(out_path=out_path)
+    temporary = out_path + ".tmp"
+    with open(temporary, "w") as f:
+        f.write(json.dumps({"format": FORMAT}) + "\n")
+    os.replace(temporary, out_path)
 
 
 def record_case(env, *, source, filename, function, seconds):
     """Run the test case ``function`` of the test file ``source`` against ``env`` (the notebook's
     globals) and add its result to the record: a hidden test's answer, or a public test's outcome.
 
-    The record is ``{"format", "hidden": {key: {"answer"|"error"}}, "public": {key: {"passed",
-    "message"}}}``, where ``key`` is ``question/test function``; it is rewritten after each case.
+    Each case appends one line ``{"part": "hidden"|"public", "key", "result"}``, where ``key`` is
+    ``question/test function`` and ``result`` is ``{"answer"|"error"}`` for a hidden test,
+    ``{"passed", "message"}`` for a public one.
     """
     from otter.test_files import test_case
 
@@ -154,12 +161,12 @@ def record_case(env, *, source, filename, function, seconds):
     key = f"{question}/{function}"
     names = case._get_func_params()
     arguments = {n: (env if n == "env" else env.get(n)) for n in names}
-    record = _STATE["record"]
     if case.hidden:
-        record["hidden"][key] = _record_hidden(case, namespace, arguments, seconds)
+        entry = {"part": "hidden", "key": key}
+        entry["result"] = _record_hidden(case, namespace, arguments, seconds)
     else:
-        record["public"][key] = _run_public(case, arguments, seconds)
-    _write(record, _STATE["out_path"])
+        entry = {"part": "public", "key": key, "result": _run_public(case, arguments, seconds)}
+    _append(entry, _STATE["out_path"])
 
 
 def _record_hidden(case, namespace, arguments, seconds):

@@ -31,6 +31,7 @@ from labkit.grader import cells as cells_module
 from labkit.grader.cells import Cell, CellKind
 from labkit.grader.config import GradingConfig, Limits
 from labkit.grader.isolation import StudentUser, Workspace
+from labkit.grader.phases import PhaseClock
 from labkit.grader.processes import describe_exit
 from labkit.grader.record import AnswerError, read_answers
 from labkit.grader.scan import scan_notebook
@@ -175,16 +176,21 @@ def run_cells(
     workspace: Workspace,
     limits: Limits,
     clock: Callable[[], float] = time.monotonic,
+    phases: PhaseClock | None = None,
 ) -> RunReport:
-    """Run ``cells`` in fresh processes of ``runner`` until one run gets through (see module)."""
+    """Run ``cells`` in fresh processes of ``runner`` until one run gets through (see module);
+    ``phases``: where the time went (a rerun's time all counts as ``reruns``)."""
     report = RunReport()
     started = clock()
     deadline = started + limits.total
     skipped: set[int] = set()
+    phases = phases or PhaseClock()
     while True:
         report.attempts += 1
         stopped: tuple[int, CellResult, float] | None = None
-        session = runner.start(workspace)
+        first = report.attempts == 1
+        with phases.measure("start" if first else "reruns"):
+            session = runner.start(workspace)
         try:
             for index, cell in enumerate(cells):
                 if index in skipped:
@@ -194,7 +200,8 @@ def run_cells(
                 if remaining <= 0:
                     report.out_of_time = True
                     break
-                result = session.run_cell(index, cell.source, timeout=min(limit, remaining))
+                with phases.measure(_phase_of(cell) if first else "reruns"):
+                    result = session.run_cell(index, cell.source, timeout=min(limit, remaining))
                 if result.stop is Stop.DONE:
                     continue
                 if result.stop is Stop.INTERRUPTED:
@@ -205,7 +212,8 @@ def run_cells(
                     stopped = (index, result, limit)
                 break
         finally:
-            report.leftovers += session.close()
+            with phases.measure("cleanup"):
+                report.leftovers += session.close()
         if stopped is None:
             break
         index, result, limit = stopped
@@ -216,6 +224,10 @@ def run_cells(
         skipped.add(index)
     report.seconds = round(clock() - started, 2)
     return report
+
+
+def _phase_of(cell: Cell) -> str:
+    return {CellKind.SETUP: "start", CellKind.TEST: "record"}.get(cell.kind, "cells")
 
 
 def grade_notebook(
@@ -229,6 +241,7 @@ def grade_notebook(
     config: GradingConfig,
     user: StudentUser,
     flags: list[str] = (),
+    phases: PhaseClock | None = None,
 ) -> tuple[Verdict, RunReport]:
     """Grade one notebook: run it, record its answers, judge them; return verdict and report.
 
@@ -242,17 +255,22 @@ def grade_notebook(
         config: the limits and settings of the zip's plugin entry.
         user: who the student's code runs as.
         flags: flags for review the caller found already (a submitted log).
+        phases: where the time goes (``labkit.grader.phases``), if the caller keeps it.
     """
-    parsed = nbformat.reads(notebook.decode("utf-8"), as_version=4)
-    notebook_cells = cells_module.graded_cells(parsed)
-    found = [*flags, *scan_notebook({c.label: c.source for c in notebook_cells})]
-    with Workspace(
-        files=files,
-        judge_only=config.judge_only_files,
-        notebook_name=notebook_name,
-        notebook=notebook,
-        user=user,
-    ) as workspace:
+    phases = phases or PhaseClock()
+    with phases.measure("intake"):
+        parsed = nbformat.reads(notebook.decode("utf-8"), as_version=4)
+        notebook_cells = cells_module.graded_cells(parsed)
+        found = [*flags, *scan_notebook({c.label: c.source for c in notebook_cells})]
+    with phases.measure("workspace"):
+        workspace = Workspace(
+            files=files,
+            judge_only=config.judge_only_files,
+            notebook_name=notebook_name,
+            notebook=notebook,
+            user=user,
+        )
+    try:
         cells = [
             cells_module.prelude(),
             *notebook_cells,
@@ -260,16 +278,23 @@ def grade_notebook(
                 tests, answers_path=str(workspace.answers), seconds_per_test=config.limits.test
             ),
         ]
-        report = run_cells(cells, runner=runner, workspace=workspace, limits=config.limits)
+        report = run_cells(
+            cells, runner=runner, workspace=workspace, limits=config.limits, phases=phases
+        )
         if report.interrupted:
             raise Interrupted()
         notes = report.notes()
-        try:
-            record = read_answers(workspace.answers)
-        except AnswerError as exc:
-            record = None
-            notes.append(str(exc))
-    verdict = judge(record)
+        with phases.measure("record"):
+            try:
+                record = read_answers(workspace.answers)
+            except AnswerError as exc:
+                record = None
+                notes.append(str(exc))
+    finally:
+        with phases.measure("cleanup"):
+            workspace.remove()
+    with phases.measure("judge"):
+        verdict = judge(record)
     verdict.notes = [*notes, *verdict.notes]
     verdict.flags = [*found, *report.flags()]
     verdict.sandbox = [n for n in [user.note(), *runner.sandbox_notes()] if n]

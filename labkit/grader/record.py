@@ -1,4 +1,4 @@
-"""Reading what the student's process recorded: its answers, as JSON, checked on the way in.
+"""Reading what the student's process recorded: its answers, as JSON lines, checked on the way in.
 
 The record is written by ``labkit.grader.answers`` in a folder the student's code could write, so
 everything here treats it as hostile: the file must be a plain file of bounded size, the JSON
@@ -48,16 +48,33 @@ def read_answers(path: Path) -> bytes:
 
 
 def parse_answers(data: bytes) -> dict:
-    """Parse a record of answers (JSON written by ``labkit.answers``); raise AnswerError."""
+    """Parse a record of answers (JSON lines written by ``labkit.grader.answers``) into
+    ``{"format", "hidden": {key: result}, "public": {key: result}}``; raise AnswerError.
+
+    A line that is not a well-formed entry (cut short by a process killed while writing it, or
+    written by student code) is skipped: its case counts as not recorded, which earns nothing.
+    A key recorded twice keeps its last line.
+    """
+    header, _, body = data.partition(b"\n")
     try:
-        record = json.loads(data)
+        head = json.loads(header)
     except (ValueError, RecursionError) as exc:
         raise AnswerError(f"the record of answers is unreadable ({type(exc).__name__})") from None
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
+    if not isinstance(head, dict) or head.get("format") != FORMAT:
         raise AnswerError("the record of answers is not in the expected format")
-    for part in ("hidden", "public"):
-        if not isinstance(record.get(part), dict):
-            raise AnswerError(f"the record of answers has no {part!r} part")
+    record = {"format": FORMAT, "hidden": {}, "public": {}}
+    for line in body.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if not isinstance(entry, dict):
+            continue
+        part, key, result = entry.get("part"), entry.get("key"), entry.get("result")
+        if part in ("hidden", "public") and isinstance(key, str) and isinstance(result, dict):
+            record[part][key] = result
     return record
 
 
