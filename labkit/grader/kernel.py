@@ -130,6 +130,7 @@ class KernelRunner:
 
     def __init__(self, *, memory_mb: int):
         self.memory_mb = memory_mb
+        filesystem.probe()  # early, while this process runs few threads (it forks)
 
     def start(self, workspace: Workspace) -> KernelSession:
         """A fresh kernel in the workspace, as its user."""
