@@ -39,20 +39,17 @@ def student():
     return user
 
 
-def _in_confined_child(workspace: Workspace, check, *, uid: int | None = None) -> dict:
-    """Fork; in the child, confine to ``workspace`` (then become ``uid``), run ``check()`` and
-    send its dict back as JSON; return it (or the child's error)."""
+def _in_child(run) -> dict:
+    """Fork; in the child, run ``run()`` and send its dict back as JSON; return it (or the
+    child's error, never raised in the forked test process)."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_fd)
         data = '{"error": "unknown"}'
         try:
-            confinement = isolation.confine(workspace=str(workspace.path), network=False)
-            if uid is not None:
-                isolation.drop_privileges(uid)
-            data = json.dumps({"filesystem": confinement.filesystem.name, **check()})
-        except BaseException as exc:  # reported, never raised in the forked test process
+            data = json.dumps(run())
+        except BaseException as exc:
             data = json.dumps({"error": repr(exc)})
         finally:
             os.write(write_fd, data.encode())
@@ -62,6 +59,18 @@ def _in_confined_child(workspace: Workspace, check, *, uid: int | None = None) -
         data = pipe.read()
     os.waitpid(pid, 0)
     return json.loads(data)
+
+
+def _in_confined_child(workspace: Workspace, check, *, uid: int | None = None) -> dict:
+    """In a forked child: confine to ``workspace`` (then become ``uid``) and run ``check()``."""
+
+    def run() -> dict:
+        confinement = isolation.confine(workspace=str(workspace.path), network=False)
+        if uid is not None:
+            isolation.drop_privileges(uid)
+        return {"filesystem": confinement.filesystem.name, **check()}
+
+    return _in_child(run)
 
 
 def _visible(path: Path | str) -> bool:
@@ -191,32 +200,19 @@ def test_a_non_root_grader_confines_through_a_user_namespace(student):
     child, through a user namespace of its own, and stays that user inside."""
     user = student
     with _workspace(user) as workspace:
-        read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(read_fd)
-            data = '{"error": "unknown"}'
-            try:
-                isolation.drop_privileges(user.uid)
-                # as a grader that never was root: its own /proc files (uid_map) stay its own
-                ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
-                confinement = isolation.confine(workspace=str(workspace.path), network=True)
-                data = json.dumps(
-                    {
-                        "confinement": [confinement.filesystem.name, confinement.network.name],
-                        "uid": os.getuid(),
-                        "checkout": _visible(ROOT / "assignment"),
-                    }
-                )
-            except BaseException as exc:
-                data = json.dumps({"error": repr(exc)})
-            finally:
-                os.write(write_fd, data.encode())
-                os._exit(0)
-        os.close(write_fd)
-        with os.fdopen(read_fd, "rb") as pipe:
-            seen = json.loads(pipe.read())
-        os.waitpid(pid, 0)
+
+        def run() -> dict:
+            isolation.drop_privileges(user.uid)
+            # as a grader that never was root: its own /proc files (uid_map) stay its own
+            ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+            confinement = isolation.confine(workspace=str(workspace.path), network=True)
+            return {
+                "confinement": [confinement.filesystem.name, confinement.network.name],
+                "uid": os.getuid(),
+                "checkout": _visible(ROOT / "assignment"),
+            }
+
+        seen = _in_child(run)
     assert seen == {
         "confinement": ["OWN_FOLDER", "USER_NAMESPACE"],
         "uid": user.uid,
