@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from labkit.grader import isolation
 from labkit.grader.isolation import StudentUser, Workspace, student_user
 
 FILES = {
@@ -77,6 +78,23 @@ def test_each_grader_gets_a_user_of_its_own():
     first, second = student_user(62000), student_user(62000)
     assert first.uid is not None and second.uid is not None, first.why_not
     assert first.uid != second.uid and first.uid >= 62000
+
+
+@as_root
+@crossable
+def test_a_python_the_student_cannot_reach_is_named_with_the_fix(tmp_path, monkeypatch):
+    """A Python in a folder only root may enter: is the student's user refused, naming the
+    interpreter and what to change? This test's own (crossable) Python is accepted."""
+    monkeypatch.setattr(isolation, "_PROBED", {})
+    assert isolation._probe(62000) == ""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    os.chmod(tmp_path, 0o700)
+    python = str(venv / "bin" / "python")
+    monkeypatch.setattr(isolation.sys, "executable", python)
+    problem = isolation._probe(62000)
+    assert problem.startswith(f"user 62000 cannot run {python}: ")
+    assert "Permission denied" in problem and "chmod o+x" in problem
 
 
 @as_root

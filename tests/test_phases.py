@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from test_pipeline import LIMITS, WORKSPACE, FakeClock, FakeRunner, notebook_cells
@@ -12,6 +13,8 @@ from labkit.gradebook.summary import summary_text
 from labkit.grader.cells import CellKind
 from labkit.grader.phases import PHASES, PhaseClock, total_phases
 from labkit.grader.pipeline import CellResult, Stop, run_cells
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_phase_clock_adds_up_in_declared_order():
@@ -90,3 +93,55 @@ def test_summary_prints_the_phases_only_when_measured():
     assert line == (
         "time per phase, summed (s): cells 8.0, judge 1.5; grading servers started in 3.2 s"
     )
+
+
+class _FakeServer:
+    """Stands for a fork server: notes when it is made, told to quit and waited for."""
+
+    def __init__(self, log: list[str], *, tests, files):
+        self.log, self.number = log, sum(entry.startswith("made") for entry in log)
+        self.start_seconds = None
+        log.append(f"made {self.number}")
+
+    def alive(self) -> bool:
+        return True
+
+    def wait_ready(self):
+        self.start_seconds = 3.5
+        self.log.append(f"ready {self.number}")
+        return self
+
+    def ask_to_quit(self) -> None:
+        self.log.append(f"quit {self.number}")
+
+    def close(self) -> None:
+        self.log.append(f"closed {self.number}")
+
+
+@pytest.mark.parametrize("start_servers", [True, False])
+def test_slots_start_their_servers_at_once_and_stop_them_together(monkeypatch, start_servers):
+    """Are the slots' servers made before any user is claimed (they start while the users are
+    checked), or not at all when there is nothing to grade; is every one told to quit before
+    the grader waits for any; is their start counted once each?"""
+    from labkit.batch import grader as grader_module
+    from labkit.grader.isolation import StudentUser
+    from labkit.intake import Autograder
+
+    log: list[str] = []
+    monkeypatch.setattr(grader_module, "ForkServer", lambda **kwargs: _FakeServer(log, **kwargs))
+    monkeypatch.setattr(
+        grader_module, "student_user", lambda uid: log.append(f"user {uid}") or StudentUser(None)
+    )
+    lab = Autograder.load(ROOT / "autograder" / "logreg_digits-autograder.zip")
+    grader = grader_module.Grader(
+        lab, timeout=60, memory_mb=None, jobs=2, start_servers=start_servers
+    )
+    base = lab.config.student_uid
+    made = ["made 0", "made 1"] if start_servers else []
+    assert log == [*made, f"user {base}", f"user {base + 1}"]
+    for slot in grader.all_slots:
+        slot.runner.ensure_server()
+    assert grader.server_seconds() == 7.0
+    log.clear()
+    grader.close()
+    assert log == ["quit 0", "quit 1", "closed 0", "closed 1"]

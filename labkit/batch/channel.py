@@ -162,9 +162,11 @@ class Setup:
 
 @dataclass(frozen=True)
 class Ready:
-    """Server -> parent: the server has imported the lab's libraries and can fork."""
+    """Server -> parent: the server has imported the lab's libraries and can fork; it took
+    ``seconds`` from its start."""
 
     pid: int
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)

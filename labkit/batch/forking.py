@@ -34,7 +34,11 @@ POLL_SECONDS = 0.2
 
 
 class ForkServer:
-    """The parent's handle on one fork server process."""
+    """The parent's handle on one fork server process.
+
+    Made, the server is starting (importing the lab's libraries, preparing the judges' shared
+    results); ``wait_ready`` waits for it, so that a caller can start several at once.
+    """
 
     def __init__(self, *, tests: dict[str, str], files: dict[str, bytes]):
         ours, theirs = socket.socketpair()
@@ -49,11 +53,21 @@ class ForkServer:
         finally:
             theirs.close()
         self.conn = Connection(ours.detach())
-        self.conn.send(channel.Setup(tests=tests, files=files))
-        ready = self.receive(SERVER_START_SECONDS)
-        if not isinstance(ready, channel.Ready):
-            self.close()
-            raise GraderFault(f"the grading server did not start ({ready!r})")
+        self.start_seconds: float | None = None  # the server's own, once it is ready
+        try:
+            self.conn.send(channel.Setup(tests=tests, files=files))
+        except OSError:
+            pass  # it died at once: wait_ready says so
+
+    def wait_ready(self) -> ForkServer:
+        """Wait until the server can fork (``GraderFault`` if it never says so)."""
+        if self.start_seconds is None:
+            ready = self.receive(SERVER_START_SECONDS)
+            if not isinstance(ready, channel.Ready):
+                self.close()
+                raise GraderFault(f"the grading server did not start ({ready!r})")
+            self.start_seconds = ready.seconds
+        return self
 
     def alive(self) -> bool:
         """Whether the server process is still running."""
@@ -70,6 +84,7 @@ class ForkServer:
 
     def run(self, request: channel.RunRequest, fds: list[int]) -> int:
         """Ask for a child running a notebook; return its process id."""
+        self.wait_ready()
         self.conn.send(request)
         for fd in fds:
             send_handle(self.conn, fd, self.process.pid)
@@ -80,18 +95,23 @@ class ForkServer:
 
     def judge(self, record: bytes | None) -> channel.Judged:
         """Judge a record of answers in a clean child of the server."""
+        self.wait_ready()
         self.conn.send(channel.JudgeRequest(record))
         judged = self.receive(3600)
         if not isinstance(judged, channel.Judged):
             raise GraderFault("the grading server stopped while judging")
         return judged
 
-    def close(self) -> None:
-        """Stop the server (and so whatever it still has running)."""
+    def ask_to_quit(self) -> None:
+        """Tell the server to stop, without waiting (``close`` waits)."""
         with contextlib.suppress(OSError):
             self.conn.send(channel.Quit())
         with contextlib.suppress(OSError):
             self.conn.close()
+
+    def close(self) -> None:
+        """Stop the server (and so whatever it still has running)."""
+        self.ask_to_quit()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -243,14 +263,20 @@ class ForkRunner:
         self.confinement: isolation.Confinement | None = None
         self.server_seconds = 0.0  # spent starting servers (the imports they pay once)
 
+    def launch(self) -> None:
+        """Start the slot's server now, without waiting for it (``ensure_server`` waits)."""
+        if self.server is None:
+            self.server = self._server_factory()
+
     def ensure_server(self) -> ForkServer:
-        """The slot's server, started (again) if needed."""
+        """The slot's server, started (again) if needed, and ready."""
         if self.server is None or not self.server.alive():
             if self.server is not None:
                 self.server.close()
-            started = time.perf_counter()
             self.server = self._server_factory()
-            self.server_seconds += time.perf_counter() - started
+        if self.server.start_seconds is None:
+            self.server.wait_ready()
+            self.server_seconds += self.server.start_seconds
         return self.server
 
     def start(self, workspace: Workspace) -> ForkSession:
@@ -264,6 +290,11 @@ class ForkRunner:
     def sandbox_notes(self) -> list[str]:
         """What the last child could not be cut off from (the network, the grader's files)."""
         return [] if self.confinement is None else self.confinement.notes()
+
+    def ask_to_quit(self) -> None:
+        """Tell the slot's server to stop, without waiting (``close`` waits)."""
+        if self.server is not None:
+            self.server.ask_to_quit()
 
     def close(self) -> None:
         """Stop the slot's server."""

@@ -27,15 +27,8 @@ from labkit.intake import Autograder, InvalidSubmission, Submission
 class Slot:
     """One submission graded at a time: a fork server and an unprivileged user of its own."""
 
-    def __init__(
-        self,
-        autograder: Autograder,
-        user: StudentUser,
-        *,
-        memory_mb: int,
-        stopping: threading.Event,
-    ):
-        self.user = user
+    def __init__(self, autograder: Autograder, *, memory_mb: int, stopping: threading.Event):
+        self.user = StudentUser(None, "no user was claimed for this slot yet")
         self.runner = ForkRunner(
             server_factory=lambda: ForkServer(tests=autograder.tests, files=autograder.files),
             memory_mb=memory_mb,
@@ -54,10 +47,19 @@ class Grader:
     """Grades submissions, ``jobs`` at a time, each slot with its own server and user.
 
     Nothing of the calling process changes for good: the servers are this grader's own
-    processes, started on first use and stopped by ``close``.
+    processes, started when it is made (or, with ``start_servers=False``, on first use) and
+    stopped by ``close``.
     """
 
-    def __init__(self, autograder: Autograder, *, timeout: float, memory_mb: int | None, jobs: int):
+    def __init__(
+        self,
+        autograder: Autograder,
+        *,
+        timeout: float,
+        memory_mb: int | None,
+        jobs: int,
+        start_servers: bool = True,
+    ):
         self.autograder = autograder
         limits = dataclasses.replace(
             autograder.config.limits, total=min(timeout, autograder.config.limits.total)
@@ -70,11 +72,18 @@ class Grader:
         self.stopping = threading.Event()
         self.slots: queue.Queue[Slot] = queue.Queue()
         self.all_slots = []
-        for k in range(jobs):
-            user = student_user(self.config.student_uid + k)
-            slot = Slot(autograder, user, memory_mb=self.config.memory_mb, stopping=self.stopping)
+        for _ in range(jobs):
+            slot = Slot(autograder, memory_mb=self.config.memory_mb, stopping=self.stopping)
+            if start_servers:  # now, so that they start while the users are claimed and checked
+                slot.runner.launch()
             self.all_slots.append(slot)
-            self.slots.put(slot)
+        try:
+            for k, slot in enumerate(self.all_slots):
+                slot.user = student_user(self.config.student_uid + k)
+                self.slots.put(slot)
+        except BaseException:
+            self.close()
+            raise
 
     def sandbox_notes(self) -> list[str]:
         """Where student code will not be confined as it should (for the TA, before grading)."""
@@ -149,6 +158,8 @@ class Grader:
         self.stopping.set()
 
     def close(self) -> None:
-        """Stop the slots' servers (and whatever they still run)."""
+        """Stop the slots' servers (and whatever they still run), all at once."""
+        for slot in self.all_slots:
+            slot.runner.ask_to_quit()
         for slot in self.all_slots:
             slot.runner.close()

@@ -72,7 +72,10 @@ def make_pool(
     is something to grade: a finished batch reruns without one)."""
     if scheduler is None or not submissions:
         jobs = max(1, min(jobs or os.cpu_count() or 1, submissions or 1))
-        grader = Grader(autograder, timeout=timeout, memory_mb=memory_mb, jobs=jobs)
+        grader = Grader(
+            autograder, timeout=timeout, memory_mb=memory_mb, jobs=jobs,
+            start_servers=submissions > 0,
+        )  # fmt: skip
         return LocalPool(grader, jobs=jobs)
     try:
         from labkit.batch.cluster import ClusterPool

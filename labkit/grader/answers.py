@@ -17,11 +17,12 @@ uses only the standard library, numpy, otter's ``test_case`` and (for a data fra
 in the grading image.
 """
 
+import base64
 import json
 import os
 import signal
 
-FORMAT = "labkit-answers/2"
+FORMAT = "labkit-answers/3"  # /3: arrays of floats as their bytes; /2 had lists
 MAX_ELEMENTS = 5_000_000
 MAX_MESSAGE = 2000
 
@@ -86,13 +87,15 @@ def _array_to_plain(array, spend):
             array = np.array(array.tolist(), dtype=float)
         except (TypeError, ValueError):
             array = np.array([str(item) for item in array.ravel()]).reshape(array.shape)
-    # tolist() gives Python bools, ints, floats and strs, as JSON wants them, at C speed
+    if array.dtype.kind == "f":  # the doubles' bytes, little-endian: exact, and 10x faster
+        raw = np.ascontiguousarray(array, dtype="<f8").tobytes()
+        body = {"dtype": "float", "shape": list(array.shape)}
+        return {"array": {**body, "base64": base64.b64encode(raw).decode("ascii")}}
+    # tolist() gives Python bools, ints and strs, as JSON wants them, at C speed
     if array.dtype.kind == "b":
         dtype, data = "bool", array.ravel().tolist()
     elif array.dtype.kind in "iu":
         dtype, data = "int", array.ravel().tolist()
-    elif array.dtype.kind == "f":
-        dtype, data = "float", array.astype(np.float64).ravel().tolist()
     elif array.dtype.kind == "U":
         dtype, data = "str", array.ravel().tolist()
     elif array.dtype.kind == "S":

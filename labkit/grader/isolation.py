@@ -108,17 +108,31 @@ def _claim_uid(base_uid: int, count: int = 1000) -> int | None:
     return None
 
 
+PROBED_PACKAGES = ("numpy", "otter", "sklearn", "pandas", "IPython")
+_PROBE_SOURCE = """\
+import importlib.util, sys
+for name in sys.argv[1:]:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise SystemExit(f"ModuleNotFoundError: No module named {name!r}")
+    with open(spec.origin, "rb") as f:
+        f.read(1)
+"""
+
+
 def _probe(uid: int) -> str:
     """Why user ``uid`` cannot run this interpreter and import the lab's packages ('' if it can).
 
     Checked once per process: a Python installed under a folder only root may enter (such as
-    ``/root``) cannot run as another user.
+    ``/root``) cannot run as another user. The user's Python finds each package of
+    ``PROBED_PACKAGES`` and reads its first file, without importing it (starting the lab's
+    libraries would cost a second per slot; reaching them is what permissions decide).
     """
     key = (uid, sys.executable)
     if key not in _PROBED:
         try:
             done = subprocess.run(
-                [sys.executable, "-c", "import numpy, otter"],
+                [sys.executable, "-c", _PROBE_SOURCE, *PROBED_PACKAGES],
                 user=uid,
                 group=uid,
                 extra_groups=[],
