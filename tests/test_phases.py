@@ -145,3 +145,18 @@ def test_slots_start_their_servers_at_once_and_stop_them_together(monkeypatch, s
     log.clear()
     grader.close()
     assert log == ["quit 0", "quit 1", "closed 0", "closed 1"]
+
+
+def test_the_reports_libraries_load_in_a_thread_while_the_last_submission_grades(monkeypatch):
+    """Does the background import load what it is given (a missing module skipped, not
+    raised), and does every module it is given for the reports exist?"""
+    import importlib.util
+    import sys
+
+    from labkit.batch import run
+
+    monkeypatch.delitem(sys.modules, "xml.dom.minidom", raising=False)
+    thread = run._import_in_background(("no_such_module_here", "xml.dom.minidom"))
+    thread.join(30)
+    assert not thread.is_alive() and "xml.dom.minidom" in sys.modules
+    assert all(importlib.util.find_spec(module) for module in run.REPORT_MODULES)

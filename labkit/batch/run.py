@@ -11,7 +11,10 @@ checked before anything is written, and kept in the folder (``labkit.gradebook.c
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import importlib
+import threading
 import time
 from pathlib import Path
 
@@ -29,6 +32,15 @@ from labkit.gradebook.refresh import StoredGrades, refresh_reports
 from labkit.gradebook.roster import Roster, RosterError, read_roster
 from labkit.grader.phases import total_phases
 from labkit.intake import Autograder, GradingError, InvalidSubmission, Submission
+
+# What the reports written after grading import (summary.png's matplotlib, the similarity
+# report's scipy.sparse): imported while the last submission grades, on a core idle by then.
+REPORT_MODULES = (
+    "matplotlib.figure",
+    "matplotlib.ticker",
+    "matplotlib.backends.backend_agg",
+    "scipy.sparse",
+)
 
 
 def grade_batch(
@@ -118,6 +130,8 @@ def grade_batch(
             outcomes[outcome.submission] = outcome
             graded.append(outcome)
             write_gradebook()
+            if len(graded) == len(todo) - 1:
+                _import_in_background(REPORT_MODULES)
             feedback = reports.feedback_text(rows_of([outcome])[0])
             outcome.phases["report"] = round(time.perf_counter() - writing, 3)
             folder.write_outcome(outcome, feedback=feedback)
@@ -144,6 +158,20 @@ def grade_batch(
     )
     reports.write_summary_png(folder.summary_png, result)
     return result
+
+
+def _import_in_background(modules: tuple[str, ...]) -> threading.Thread:
+    """Import ``modules`` in a thread of their own (a later import of them finds them loaded,
+    or waits for this one); one that fails is left for the import that needs it to report."""
+
+    def load() -> None:
+        for module in modules:
+            with contextlib.suppress(Exception):
+                importlib.import_module(module)
+
+    thread = threading.Thread(target=load, name="labkit-report-imports", daemon=True)
+    thread.start()
+    return thread
 
 
 def _settings(folder, grader_zip, paths, *, due, late_policy, roster, name_pattern) -> Settings:
