@@ -28,7 +28,7 @@ from labkit.gradebook.course import COURSE_TOML
 from labkit.gradebook.manifest import MANIFEST_NAME, Manifest, ManifestError, checked_manifest
 from labkit.gradebook.outcome import Outcome, Status
 from labkit.gradebook.written import QUESTIONS_NAME, WrittenQuestion, questions_from_json
-from labkit.grader import cells
+from labkit.grader import cells, syntax
 from labkit.grader.config import PLUGIN_NAME, ConfigError, GradingConfig
 
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
@@ -159,7 +159,7 @@ def _points(source: str) -> float:
     """A test file's ``points = ...`` (1 if absent)."""
     import ast
 
-    for node in ast.parse(source).body:
+    for node in syntax.parse(source).body:
         if (
             isinstance(node, ast.Assign)
             and isinstance(node.targets[0], ast.Name)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import nbformat
 
+from labkit.grader import syntax
+
 IGNORE_TAG = "otter_ignore"
 
 PRELUDE = """\
@@ -83,7 +85,7 @@ def graded_cells(notebook: nbformat.NotebookNode) -> list[Cell]:
 def test_functions(source: str) -> list[str]:
     """The names of a test file's test cases (functions decorated with ``test_case``), in order."""
     names = []
-    for node in ast.parse(source).body:
+    for node in syntax.parse(source).body:
         if isinstance(node, ast.FunctionDef):
             for decorator in node.decorator_list:
                 call = decorator.func if isinstance(decorator, ast.Call) else decorator
@@ -94,7 +96,7 @@ def test_functions(source: str) -> list[str]:
 
 def question_of(filename: str, source: str) -> str:
     """The question a test file grades: its ``name = ...``, or the file's stem."""
-    for node in ast.parse(source).body:
+    for node in syntax.parse(source).body:
         if (
             isinstance(node, ast.Assign)
             and isinstance(node.targets[0], ast.Name)

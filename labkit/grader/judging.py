@@ -23,7 +23,7 @@ import types
 import warnings
 from pathlib import Path
 
-from labkit.grader import reference
+from labkit.grader import reference, syntax
 from labkit.grader.record import AnswerError, from_plain, parse_answers
 from labkit.grader.verdict import (
     PASSED,
@@ -188,7 +188,7 @@ def shared_functions(source: str) -> dict[str, set[str]]:
     to ``shared`` (what ``prepare`` computes ahead; a ``shared(lambda: ...)`` is computed by the
     first judge only)."""
     targets: dict[str, set[str]] = {}
-    for node in ast.parse(source).body:
+    for node in syntax.parse(source).body:
         if not isinstance(node, ast.FunctionDef):
             continue
         nested = {n.name for n in node.body if isinstance(n, ast.FunctionDef)}

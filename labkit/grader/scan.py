@@ -9,6 +9,8 @@ import ast
 import contextlib
 import re
 
+from labkit.grader import syntax
+
 WATCHED_MODULES = ("numpy", "otter", "builtins", "scipy", "sklearn", "labkit", "sys", "IPython")
 GRADING_PATHS = re.compile(r"(^|[/\\])(tests|hidden_photos)([/\\]|$)|/autograder|OTTER_LOG")
 DYNAMIC_CODE = ("exec", "eval", "compile", "__import__")
@@ -26,7 +28,7 @@ def scan_notebook(cells: dict[str, str]) -> list[str]:
     trees = {}
     for label, source in cells.items():
         with contextlib.suppress(SyntaxError, ValueError, RecursionError, MemoryError):
-            trees[label] = ast.parse(_without_magics(source))
+            trees[label] = syntax.parse(_without_magics(source))
     modules = {"__builtins__": "builtins"}  # names bound to modules anywhere in the notebook
     for tree in trees.values():
         modules |= _module_aliases(tree)
