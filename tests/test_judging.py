@@ -80,6 +80,8 @@ def test_objects_are_not_plain_data():
         {"array": {"dtype": "int", "shape": [1], "base64": "AAAAAAAA8D8="}},
         {"array": {"dtype": "float", "shape": [2**32, 2**32], "base64": ""}},
         {"array": {"dtype": "float", "shape": [2**32, 2**32], "data": []}},
+        {"array": {"dtype": "float", "shape": [0] * 100, "base64": ""}},
+        {"array": {"dtype": "int", "shape": [0] * 100, "data": []}},
         {"array": {"dtype": "float", "shape": [1], "base64": "AAAAAAAA8D8=", "data": [1.0]}},
         {"array": {"dtype": "int", "shape": [1], "data": ["1"]}},
         {"frame": {"columns": ["a", "b"], "data": [{"array": {}}]}},

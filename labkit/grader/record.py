@@ -20,6 +20,7 @@ from labkit.grader.answers import FORMAT
 
 MAX_ANSWERS_BYTES = 64 * 1024 * 1024
 READABLE_FORMATS = (FORMAT, "labkit-answers/2")  # /2 is /3 with floats only as lists
+MAX_DIMENSIONS = 32  # numpy's own limit is 64; no answer of a lab needs more than a few
 
 
 class AnswerError(Exception):
@@ -103,7 +104,7 @@ def from_plain(value):
         data = body.get("data")
         if body.get("dtype") not in dtypes or type(shape) is not list or type(data) is not list:
             raise AnswerError("malformed array in an answer")
-        if not all(type(n) is int and n >= 0 for n in shape) or math.prod(shape) != len(data):
+        if not _valid_shape(shape) or math.prod(shape) != len(data):
             raise AnswerError("an array's shape does not match its data")
         kind = dtypes[body["dtype"]]
         expected = {bool: (bool,), np.int64: (int,), np.float64: (float, int), np.str_: (str,)}
@@ -136,7 +137,7 @@ def _float_array(body: dict):
     shape, text = body["shape"], body["base64"]
     if body["dtype"] != "float" or type(shape) is not list or type(text) is not str:
         raise AnswerError("malformed array in an answer")
-    if not all(type(n) is int and n >= 0 for n in shape):
+    if not _valid_shape(shape):
         raise AnswerError("an array's shape does not match its data")
     try:
         raw = base64.b64decode(text, validate=True)
@@ -145,3 +146,7 @@ def _float_array(body: dict):
     if math.prod(shape) * 8 != len(raw):
         raise AnswerError("an array's shape does not match its data")
     return np.frombuffer(raw, dtype="<f8").astype(np.float64).reshape(shape)
+
+
+def _valid_shape(shape: list) -> bool:
+    return len(shape) <= MAX_DIMENSIONS and all(type(n) is int and n >= 0 for n in shape)
