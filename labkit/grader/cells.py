@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -108,19 +109,32 @@ def question_of(filename: str, source: str) -> str:
 
 def recorder_cells(tests: dict[str, str], *, answers_path: str, seconds_per_test: float):
     """The recorder's setup cell, then one cell per test case of ``tests`` (file name -> source)."""
-    recorder_source = Path(__file__).with_name("answers.py").read_text()
     cells = [
         Cell(
             "the grader's setup",
-            RECORDER_SETUP.format(source=recorder_source, out_path=answers_path),
+            RECORDER_SETUP.format(source=_recorder_source(), out_path=answers_path),
             CellKind.SETUP,
         )
     ]
-    for filename, source in sorted(tests.items()):
-        question = question_of(filename, source)
-        for function in test_functions(source):
-            text = RECORD_CASE.format(
-                source=source, filename=filename, function=function, seconds=seconds_per_test
-            )
-            cells.append(Cell(f"the grading of {question}", text, CellKind.TEST))
+    for filename, source, question, function in _test_cases(tuple(sorted(tests.items()))):
+        text = RECORD_CASE.format(
+            source=source, filename=filename, function=function, seconds=seconds_per_test
+        )
+        cells.append(Cell(f"the grading of {question}", text, CellKind.TEST))
     return cells
+
+
+@functools.cache
+def _recorder_source() -> str:
+    return Path(__file__).with_name("answers.py").read_text()
+
+
+@functools.lru_cache(maxsize=8)
+def _test_cases(tests: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str, str, str], ...]:
+    """Each test case of the test files ``tests`` (file name, source) as (file name, source,
+    question, function), in order: parsed once per set of tests, not once per submission."""
+    return tuple(
+        (filename, source, question_of(filename, source), function)
+        for filename, source in tests
+        for function in test_functions(source)
+    )
