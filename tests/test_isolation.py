@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from labkit.grader import isolation
-from labkit.grader.isolation import StudentUser, Workspace, student_user
+from labkit.grader.isolation import SharedFiles, StudentUser, Workspace, student_user
 
 FILES = {
     "data/mnist.npz": b"digits",
@@ -62,6 +62,28 @@ def test_workspace_holds_the_notebook_and_no_judge_only_file():
         assert workspace.env()["HOME"].startswith(str(workspace.path))
         assert "TAMPER_MARKER" not in workspace.env()
     assert not outer.exists()
+
+
+def test_without_a_user_of_its_own_a_workspace_copies_the_shared_files():
+    """Where the notebook runs as the grader's user (who could change a shared file's mode), are
+    the grading files its own copies, never links to the batch's shared ones?"""
+    shared = SharedFiles(FILES, judge_only=("hidden_photos/labels.csv",))
+    try:
+        with Workspace(
+            files=FILES,
+            judge_only=("hidden_photos/labels.csv",),
+            notebook_name="lab.ipynb",
+            notebook=b"{}",
+            user=StudentUser(None, "test"),
+            shared=shared,
+        ) as workspace:
+            copy = workspace.path / "data" / "mnist.npz"
+            assert copy.read_bytes() == b"digits"
+            assert not copy.samefile(shared.paths["data/mnist.npz"])
+        assert sorted(shared.paths) == ["data/mnist.npz", "hidden_photos/photo_000.jpg"]
+    finally:
+        shared.remove()
+    assert not shared.folder.exists()
 
 
 def test_not_root_means_the_graders_own_user_and_a_note(monkeypatch):
@@ -133,3 +155,67 @@ def test_student_user_cannot_reach_the_grader(tmp_path):
         assert (workspace.path / "written.txt").read_text() == "ok"
         control = subprocess.run(args, cwd=workspace.path, capture_output=True, text=True)
         assert control.stdout.split() == ["read", "signalled"]
+
+
+@as_root
+@crossable
+def test_linked_grading_files_are_read_only_to_every_student(tmp_path):
+    """Two workspaces of a batch link the same grading files: can the first notebook's user read
+    them and delete its links, but neither write, chmod nor chown them, so that the second
+    notebook reads the bytes the zip holds? Its folders and notebook stay its own."""
+    first, second = student_user(62000), student_user(62000)
+    assert first.uid is not None and second.uid is not None, first.why_not
+    shared = SharedFiles(FILES, judge_only=("hidden_photos/labels.csv",))
+    probe = (
+        "import os\n"
+        "print(open('data/mnist.npz', 'rb').read().decode())\n"
+        "for attempt in (lambda: open('data/mnist.npz', 'r+b'),\n"
+        "                lambda: os.chmod('data/mnist.npz', 0o666),\n"
+        "                lambda: os.chown('data/mnist.npz', os.getuid(), os.getgid())):\n"
+        "    try:\n        attempt(); print('changed')\n"
+        "    except PermissionError:\n        print('refused')\n"
+        "os.remove('hidden_photos/photo_000.jpg'); print('removed')\n"
+        "open('data/mine.npz', 'wb').write(b'mine'); print('written')\n"
+    )
+    try:
+        with (
+            _shared_workspace(first, shared) as one,
+            _shared_workspace(second, shared) as two,
+        ):
+            linked = one.path / "data" / "mnist.npz"
+            assert linked.samefile(shared.paths["data/mnist.npz"])
+            assert linked.samefile(two.path / "data" / "mnist.npz")
+            info = linked.stat()
+            assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (0, 0o444)
+            assert (one.path / "data").stat().st_uid == first.uid
+            assert (one.path / "lab.ipynb").stat().st_uid == first.uid
+            done = subprocess.run(
+                [sys.executable, "-c", probe],
+                cwd=one.path,
+                user=first.uid,
+                group=first.uid,
+                extra_groups=[],
+                env=one.env(),
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            assert done.stdout.split() == [
+                "digits", "refused", "refused", "refused", "removed", "written",
+            ]  # fmt: skip
+            assert (two.path / "data" / "mnist.npz").read_bytes() == b"digits"
+            assert (two.path / "hidden_photos" / "photo_000.jpg").read_bytes() == b"jpeg"
+            assert stat.S_IMODE(linked.stat().st_mode) == 0o444
+    finally:
+        shared.remove()
+
+
+def _shared_workspace(user: StudentUser, shared: SharedFiles) -> Workspace:
+    return Workspace(
+        files=FILES,
+        judge_only=("hidden_photos/labels.csv",),
+        notebook_name="lab.ipynb",
+        notebook=b"{}",
+        user=user,
+        shared=shared,
+    )

@@ -4,6 +4,7 @@ student code, and giving the same verdicts as computing it in every judge."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import types
@@ -313,7 +314,9 @@ def test_cached_and_uncached_judges_agree_on_the_corpus(lab, corpus_records, tmp
 @pytest.mark.graded
 def test_student_code_finds_neither_shared_results_nor_hidden_tests(lab, tmp_path):
     """A notebook run by a fork server that prepared the shared work finds, in its memory, none
-    of it, nor the hidden tests' sources or the judge-only files the server was sent."""
+    of it, nor the hidden tests' sources or the judge-only files the server was sent; and it
+    computes on one thread (no numeric library's worker threads beside it, as there were when
+    each child limited its libraries itself), as does the server."""
     from labkit.batch.forking import ForkRunner, ForkServer
     from labkit.grader import pipeline
     from labkit.grader.isolation import student_user
@@ -331,8 +334,15 @@ def test_student_code_finds_neither_shared_results_nor_hidden_tests(lab, tmp_pat
             "    if type(o).__name__ == 'Setup' and (o.tests or o.files):\n"
             "        os._exit(4)\n"
         ),
+        nbformat.v4.new_code_cell(
+            "import numpy as np\n"
+            "np.ones((400, 400)) @ np.ones((400, 400))  # BLAS at work: its threads start, if any\n"
+            "if len(os.listdir('/proc/self/task')) != 1:\n"
+            "    os._exit(5)\n"
+        ),
     ]
-    server = ForkServer(tests=lab.tests, files=lab.files)
+    server = ForkServer(tests=lab.tests, files=lab.files).wait_ready()
+    assert os.listdir(f"/proc/{server.process.pid}/task") == [str(server.process.pid)]
     runner = ForkRunner(
         server_factory=lambda: server, memory_mb=lab.config.memory_mb, stopping=threading.Event()
     )

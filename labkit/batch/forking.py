@@ -23,6 +23,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.reduction import send_handle
 
 from labkit.batch import channel
+from labkit.batch.server import ONE_THREAD
 from labkit.grader import isolation
 from labkit.grader.isolation import Workspace
 from labkit.grader.pipeline import CellResult, GraderFault, Stop
@@ -48,6 +49,7 @@ class ForkServer:
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
+                env={**os.environ, **ONE_THREAD},
                 start_new_session=True,  # Ctrl-C in the terminal is the parent's alone
             )
         finally:

@@ -18,7 +18,7 @@ from labkit.batch.forking import ForkRunner, ForkServer
 from labkit.gradebook import written
 from labkit.gradebook.outcome import Outcome, Status
 from labkit.grader import pipeline
-from labkit.grader.isolation import StudentUser, student_user
+from labkit.grader.isolation import SharedFiles, StudentUser, student_user
 from labkit.grader.phases import PhaseClock
 from labkit.grader.verdict import Verdict
 from labkit.intake import Autograder, InvalidSubmission, Submission
@@ -77,10 +77,16 @@ class Grader:
             if start_servers:  # now, so that they start while the users are claimed and checked
                 slot.runner.launch()
             self.all_slots.append(slot)
+        self.shared_files: SharedFiles | None = None
         try:
             for k, slot in enumerate(self.all_slots):
                 slot.user = student_user(self.config.student_uid + k)
                 self.slots.put(slot)
+            if any(slot.user.uid is not None for slot in self.all_slots):
+                # written once, linked into each workspace (read-only to the students' users)
+                self.shared_files = SharedFiles(
+                    autograder.files, judge_only=self.config.judge_only_files
+                )
         except BaseException:
             self.close()
             raise
@@ -136,6 +142,7 @@ class Grader:
                 user=slot.user,
                 flags=flags,
                 phases=phases,
+                shared_files=self.shared_files,
             )
         except pipeline.Interrupted:
             outcome.status, outcome.reason = Status.ERROR, "grading was interrupted"
@@ -163,3 +170,5 @@ class Grader:
             slot.runner.ask_to_quit()
         for slot in self.all_slots:
             slot.runner.close()
+        if self.shared_files is not None:
+            self.shared_files.remove()

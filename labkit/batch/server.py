@@ -61,6 +61,13 @@ PRELOAD = (
 )
 SETUP_FAILED = 113  # the child's exit code when it could not confine itself (no cell ran)
 
+# ``ForkServer`` starts the server with these in its environment: its numeric libraries load with
+# one thread each, so every child computes on one core, as the judges' shared results were
+# computed. Limiting them after the fact in each child (threadpoolctl) made OpenBLAS start a
+# worker thread per library in every child, spinning beside the notebook: each page the child
+# touched cost ten times more, and the other slot lost its core.
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
 
 def run_student(
     request: channel.RunRequest,
@@ -101,11 +108,9 @@ def run_student(
         sys.path.insert(0, request.workspace)
         import matplotlib.pyplot as plt
         from IPython.core.interactiveshell import InteractiveShell
-        from threadpoolctl import threadpool_limits
         from traitlets.config import Config
 
         plt.switch_backend("Agg")  # plots are drawn off screen, never shown
-        threadpool_limits(1)
         config = Config()
         config.HistoryManager.enabled = False
         shell = InteractiveShell.instance(config=config, colors="NoColor")
@@ -127,11 +132,8 @@ def run_student(
 
 def run_judge(request: channel.JudgeRequest, tests: dict, files_dir: Path, out_fd: int):
     """Entry point of a judging child: judge the record, write the verdict's JSON on ``out_fd``."""
-    from threadpoolctl import threadpool_limits
-
     from labkit.grader import judging
 
-    threadpool_limits(1)
     try:
         verdict = judging.judge_record(tests, request.record, files_dir=files_dir)
         payload = {"verdict": verdict.to_json()}
@@ -189,16 +191,16 @@ def serve(conn: Connection) -> None:
         raise SystemExit("labkit.batch.server: expected the setup first")
     for module in PRELOAD:
         importlib.import_module(module)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # a no-op where the environment did it; inherited by every child
     processes.become_subreaper()
     with tempfile.TemporaryDirectory(prefix="labkit-judge-") as folder:
-        from threadpoolctl import threadpool_limits
-
         from labkit.grader import judging
 
         files_dir = judging.materialize(setup.files, Path(folder))
         setup.files.clear()  # judges read them from files_dir; no child inherits them in memory
-        with threadpool_limits(1):  # as the judges compute, so the same results
-            judging.prepare(setup.tests, files_dir=files_dir)
+        judging.prepare(setup.tests, files_dir=files_dir)
         gc.collect()  # what prepare compiled (the test files' code) is gone before any fork
         gc.freeze()  # children's collections skip what is here: fewer pages copied per fork
         conn.send(channel.Ready(os.getpid(), round(time.monotonic() - _STARTED, 3)))

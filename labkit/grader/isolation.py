@@ -245,13 +245,45 @@ def limit_memory(megabytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
 
+class SharedFiles:
+    """The grading files a notebook may read, written once for many workspaces: root-owned and
+    read-only, in a folder only root can enter, so that a workspace links them instead of
+    writing them again (3 MB in 125 files: 66 ms written, 4 ms linked).
+
+    A workspace links them only where its notebook runs as a user of its own (the grader is
+    root): that user reads a linked file but can neither write it nor change its mode or owner,
+    so no notebook can alter what another one reads. It may delete its link, as it may delete
+    its copy.
+    """
+
+    def __init__(self, files: dict[str, bytes], *, judge_only: tuple[str, ...] = ()):
+        self.folder = Path(tempfile.mkdtemp(prefix="labkit-files-"))
+        self.paths: dict[str, Path] = {}
+        try:
+            for relative, data in _readable_files(files, judge_only).items():
+                target = self.folder / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+                os.chmod(target, 0o444)
+                self.paths[relative] = target
+            self.inodes = frozenset((p.stat().st_dev, p.stat().st_ino) for p in self.paths.values())
+        except BaseException:
+            self.remove()
+            raise
+
+    def remove(self) -> None:
+        """Delete the folder (workspaces' links keep their files until they are removed)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 class Workspace:
     """A folder for one submission's notebook, owned by the user its code runs as.
 
     It lives in a root-owned folder that others may cross but not list or change
     (``<tmp>/labkit-*/student``), so the notebook cannot move it or plant links for the grader.
-    It holds the notebook and the grading files it may read; ``ANSWERS_FILE`` is where the
-    recorder writes the answers.
+    It holds the notebook and the grading files it may read (linked from ``shared``, a
+    ``SharedFiles`` of the same files, where the notebook runs as a user of its own; written
+    otherwise); ``ANSWERS_FILE`` is where the recorder writes the answers.
     """
 
     def __init__(
@@ -262,27 +294,30 @@ class Workspace:
         notebook_name: str,
         notebook: bytes,
         user: StudentUser,
+        shared: SharedFiles | None = None,
     ):
         self.user = user
         self.outer = Path(tempfile.mkdtemp(prefix="labkit-"))
         try:
             os.chmod(self.outer, 0o711)
             self.path = self.outer / "student"
-            hidden = {PurePosixPath(p).as_posix() for p in judge_only}
-            for relative, data in files.items():
-                if PurePosixPath(relative).as_posix() in hidden:
-                    continue
+            sources = shared.paths if shared is not None and user.uid is not None else {}
+            for relative, data in _readable_files(files, judge_only).items():
                 target = self.path / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
+                if relative not in sources or not _link(sources[relative], target):
+                    target.write_bytes(data)
             self.path.mkdir(exist_ok=True)
             (self.outer / filesystem.SANDBOX_ROOT).mkdir(mode=0o700)  # where its root is built
             (self.path / HOME_DIR).mkdir()
             (self.path / PurePosixPath(notebook_name).name).write_bytes(notebook)
             if user.uid is not None:
+                keep = shared.inodes if shared is not None else frozenset()
                 for folder, dirs, names in os.walk(self.path):
                     for name in [folder, *(os.path.join(folder, n) for n in dirs + names)]:
-                        os.chown(name, user.uid, user.uid)
+                        info = os.lstat(name)
+                        if (info.st_dev, info.st_ino) not in keep:  # a linked file stays root's
+                            os.chown(name, user.uid, user.uid)
             os.chmod(self.path, 0o700)
         except BaseException:
             self.remove()
@@ -324,3 +359,18 @@ class Workspace:
 
     def __exit__(self, *exc) -> None:
         self.remove()
+
+
+def _readable_files(files: dict[str, bytes], judge_only: tuple[str, ...]) -> dict[str, bytes]:
+    """The grading files a notebook may read: all but the judge-only ones."""
+    hidden = {PurePosixPath(p).as_posix() for p in judge_only}
+    return {r: d for r, d in files.items() if PurePosixPath(r).as_posix() not in hidden}
+
+
+def _link(source: Path, target: Path) -> bool:
+    """Link ``target`` to ``source``; False where the filesystem refuses (another device)."""
+    try:
+        os.link(source, target)
+    except OSError:
+        return False
+    return True

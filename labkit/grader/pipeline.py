@@ -30,7 +30,7 @@ import nbformat
 from labkit.grader import cells as cells_module
 from labkit.grader.cells import Cell, CellKind
 from labkit.grader.config import GradingConfig, Limits
-from labkit.grader.isolation import StudentUser, Workspace
+from labkit.grader.isolation import SharedFiles, StudentUser, Workspace
 from labkit.grader.phases import PhaseClock
 from labkit.grader.processes import describe_exit
 from labkit.grader.record import AnswerError, read_answers
@@ -242,6 +242,7 @@ def grade_notebook(
     user: StudentUser,
     flags: list[str] = (),
     phases: PhaseClock | None = None,
+    shared_files: SharedFiles | None = None,
 ) -> tuple[Verdict, RunReport]:
     """Grade one notebook: run it, record its answers, judge them; return verdict and report.
 
@@ -256,6 +257,7 @@ def grade_notebook(
         user: who the student's code runs as.
         flags: flags for review the caller found already (a submitted log).
         phases: where the time goes (``labkit.grader.phases``), if the caller keeps it.
+        shared_files: ``files`` already on disk, for the workspace to link (a batch's slots).
     """
     phases = phases or PhaseClock()
     with phases.measure("intake"):
@@ -269,6 +271,7 @@ def grade_notebook(
             notebook_name=notebook_name,
             notebook=notebook,
             user=user,
+            shared=shared_files,
         )
     try:
         cells = [
