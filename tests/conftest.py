@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 # Each slow tier, by what it needs; every one implies ``slow`` (see pyproject's markers).
 SLOW_TIERS = ("graded", "release", "cluster", "registry", "browser")
+
+
+def pytest_configure(config):
+    """Let Ctrl-C reach the commands the tests interrupt: a suite started in the background
+    (``nohup .ci/run &``) inherits SIGINT ignored, and so would every ``labkit grade`` it
+    starts, which would then finish its batch instead of stopping."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items):

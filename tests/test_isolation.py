@@ -39,13 +39,29 @@ crossable = pytest.mark.skipif(
 )
 
 
-def _workspace(user: StudentUser) -> Workspace:
+def _workspace(user: StudentUser, shared: SharedFiles | None = None) -> Workspace:
     return Workspace(
         files=FILES,
         judge_only=("hidden_photos/labels.csv",),
         notebook_name="lab.ipynb",
         notebook=b"{}",
         user=user,
+        shared=shared,
+    )
+
+
+def _run_as(user: StudentUser, workspace: Workspace, args: list[str]):
+    """Run ``args`` in the workspace as the student's user, with its environment."""
+    return subprocess.run(
+        args,
+        cwd=workspace.path,
+        user=user.uid,
+        group=user.uid,
+        extra_groups=[],
+        env=workspace.env(),
+        capture_output=True,
+        text=True,
+        check=True,
     )
 
 
@@ -69,14 +85,7 @@ def test_without_a_user_of_its_own_a_workspace_copies_the_shared_files():
     the grading files its own copies, never links to the batch's shared ones?"""
     shared = SharedFiles(FILES, judge_only=("hidden_photos/labels.csv",))
     try:
-        with Workspace(
-            files=FILES,
-            judge_only=("hidden_photos/labels.csv",),
-            notebook_name="lab.ipynb",
-            notebook=b"{}",
-            user=StudentUser(None, "test"),
-            shared=shared,
-        ) as workspace:
+        with _workspace(StudentUser(None, "test"), shared) as workspace:
             copy = workspace.path / "data" / "mnist.npz"
             assert copy.read_bytes() == b"digits"
             assert not copy.samefile(shared.paths["data/mnist.npz"])
@@ -140,17 +149,7 @@ def test_student_user_cannot_reach_the_grader(tmp_path):
     )
     with _workspace(user) as workspace:
         args = [sys.executable, "-c", probe, str(secret), str(os.getpid())]
-        done = subprocess.run(
-            args,
-            cwd=workspace.path,
-            user=user.uid,
-            group=user.uid,
-            extra_groups=[],
-            env=workspace.env(),
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        done = _run_as(user, workspace, args)
         assert done.stdout.split() == ["unreadable", "unsignalled"]
         assert (workspace.path / "written.txt").read_text() == "ok"
         control = subprocess.run(args, cwd=workspace.path, capture_output=True, text=True)
@@ -178,10 +177,7 @@ def test_linked_grading_files_are_read_only_to_every_student(tmp_path):
         "open('data/mine.npz', 'wb').write(b'mine'); print('written')\n"
     )
     try:
-        with (
-            _shared_workspace(first, shared) as one,
-            _shared_workspace(second, shared) as two,
-        ):
+        with _workspace(first, shared) as one, _workspace(second, shared) as two:
             linked = one.path / "data" / "mnist.npz"
             assert linked.samefile(shared.paths["data/mnist.npz"])
             assert linked.samefile(two.path / "data" / "mnist.npz")
@@ -189,17 +185,7 @@ def test_linked_grading_files_are_read_only_to_every_student(tmp_path):
             assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (0, 0o444)
             assert (one.path / "data").stat().st_uid == first.uid
             assert (one.path / "lab.ipynb").stat().st_uid == first.uid
-            done = subprocess.run(
-                [sys.executable, "-c", probe],
-                cwd=one.path,
-                user=first.uid,
-                group=first.uid,
-                extra_groups=[],
-                env=one.env(),
-                capture_output=True,
-                text=True,
-                check=True,
-            )
+            done = _run_as(first, one, [sys.executable, "-c", probe])
             assert done.stdout.split() == [
                 "digits", "refused", "refused", "refused", "removed", "written",
             ]  # fmt: skip
@@ -208,14 +194,3 @@ def test_linked_grading_files_are_read_only_to_every_student(tmp_path):
             assert stat.S_IMODE(linked.stat().st_mode) == 0o444
     finally:
         shared.remove()
-
-
-def _shared_workspace(user: StudentUser, shared: SharedFiles) -> Workspace:
-    return Workspace(
-        files=FILES,
-        judge_only=("hidden_photos/labels.csv",),
-        notebook_name="lab.ipynb",
-        notebook=b"{}",
-        user=user,
-        shared=shared,
-    )

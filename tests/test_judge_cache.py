@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import threading
 import types
@@ -313,11 +314,13 @@ def test_cached_and_uncached_judges_agree_on_the_corpus(lab, corpus_records, tmp
 
 @pytest.mark.graded
 def test_student_code_finds_neither_shared_results_nor_hidden_tests(lab, tmp_path):
-    """A notebook run by a fork server that prepared the shared work finds, in its memory, none
-    of it, nor the hidden tests' sources or the judge-only files the server was sent; and it
-    computes on one thread (no numeric library's worker threads beside it, as there were when
-    each child limited its libraries itself), as does the server."""
-    from labkit.batch.forking import ForkRunner, ForkServer
+    """A notebook run by a fork server that the spawner forked, after it prepared the shared
+    work, finds in its memory none of it, nor the hidden tests' sources or the judge-only files
+    the spawner was sent; and it computes on one thread (no numeric library's worker threads
+    beside it, as there were when each child limited its libraries itself), as do the servers.
+    The server's judge works from what it inherited; a server that dies is replaced by another
+    one forked from the same spawner, in a fraction of the spawner's start."""
+    from labkit.batch.forking import ForkRunner, ServerSpawner
     from labkit.grader import pipeline
     from labkit.grader.isolation import student_user
 
@@ -341,22 +344,34 @@ def test_student_code_finds_neither_shared_results_nor_hidden_tests(lab, tmp_pat
             "    os._exit(5)\n"
         ),
     ]
-    server = ForkServer(tests=lab.tests, files=lab.files).wait_ready()
-    assert os.listdir(f"/proc/{server.process.pid}/task") == [str(server.process.pid)]
+    spawner = ServerSpawner(tests=lab.tests, files=lab.files)
     runner = ForkRunner(
-        server_factory=lambda: server, memory_mb=lab.config.memory_mb, stopping=threading.Event()
+        server_factory=spawner.spawn, memory_mb=lab.config.memory_mb, stopping=threading.Event()
     )
     try:
+        first = runner.ensure_server()
+        for process in (spawner.process, first.process):
+            assert os.listdir(f"/proc/{process.pid}/task") == [str(process.pid)]
         verdict, report = pipeline.grade_notebook(
             "logreg_digits.ipynb",
             nbformat.writes(probe).encode(),
             runner=runner,
-            judge=lambda record: Verdict(tests=[], possible={}),
+            judge=lambda record: Verdict.from_dict(json.loads(first.judge(record).verdict_json)),
             tests=lab.tests,
             files=lab.files,
             config=lab.config,
             user=student_user(lab.config.student_uid),
         )
+        assert report.skips == [], [skip.sentence() for skip in report.skips]
+        assert set(verdict.scores()) == set(lab.points)
+        assert sum(verdict.scores().values()) == 0  # the probe answered nothing
+        os.kill(first.process.pid, signal.SIGKILL)
+        first.process.wait(timeout=10)
+        assert not first.alive()
+        second = runner.ensure_server()
+        assert second.alive() and second.process.pid != first.process.pid
+        assert spawner.alive() and second.start_seconds < spawner.start_seconds
     finally:
         runner.close()
-    assert report.skips == [], [skip.sentence() for skip in report.skips]
+        spawner.close()
+    assert not spawner.alive()

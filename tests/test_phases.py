@@ -98,37 +98,53 @@ def test_summary_prints_the_phases_only_when_measured():
 class _FakeServer:
     """Stands for a fork server: notes when it is made, told to quit and waited for."""
 
-    def __init__(self, log: list[str], *, tests, files):
-        self.log, self.number = log, sum(entry.startswith("made") for entry in log)
+    def __init__(self, log: list[str], name: str, seconds: float):
+        self.log, self.name, self.seconds = log, name, seconds
         self.start_seconds = None
-        log.append(f"made {self.number}")
+        log.append(f"made {name}")
 
     def alive(self) -> bool:
         return True
 
     def wait_ready(self):
-        self.start_seconds = 3.5
-        self.log.append(f"ready {self.number}")
+        self.start_seconds = self.seconds
+        self.log.append(f"ready {self.name}")
         return self
 
     def ask_to_quit(self) -> None:
-        self.log.append(f"quit {self.number}")
+        self.log.append(f"quit {self.name}")
 
     def close(self) -> None:
-        self.log.append(f"closed {self.number}")
+        self.log.append(f"closed {self.name}")
+
+
+class _FakeSpawner(_FakeServer):
+    """Stands for the spawner: each slot's server is spawned from it, once it is ready."""
+
+    def __init__(self, log: list[str], *, tests, files):
+        super().__init__(log, "spawner", 3.5)
+        self.spawned = 0
+
+    def spawn(self) -> _FakeServer:
+        assert self.start_seconds is not None, "spawned before the spawner was ready"
+        self.spawned += 1
+        return _FakeServer(self.log, f"server {self.spawned}", 0.25)
 
 
 @pytest.mark.parametrize("start_servers", [True, False])
-def test_slots_start_their_servers_at_once_and_stop_them_together(monkeypatch, start_servers):
-    """Are the slots' servers made before any user is claimed (they start while the users are
-    checked), or not at all when there is nothing to grade; is every one told to quit before
-    the grader waits for any; is their start counted once each?"""
+def test_slots_servers_come_from_one_spawner_started_at_once_and_stop_together(
+    monkeypatch, start_servers
+):
+    """Is the spawner made before any user is claimed (it starts while the users are checked),
+    or on first use when there is nothing to grade yet; does each slot get a server spawned
+    from it, once it is ready; is every one, spawner included, told to quit before the grader
+    waits for any; is each start counted once (the spawner's, then each server's)?"""
     from labkit.batch import grader as grader_module
     from labkit.grader.isolation import StudentUser
     from labkit.intake import Autograder
 
     log: list[str] = []
-    monkeypatch.setattr(grader_module, "ForkServer", lambda **kwargs: _FakeServer(log, **kwargs))
+    monkeypatch.setattr(grader_module, "ServerSpawner", lambda **kw: _FakeSpawner(log, **kw))
     monkeypatch.setattr(
         grader_module, "student_user", lambda uid: log.append(f"user {uid}") or StudentUser(None)
     )
@@ -137,14 +153,23 @@ def test_slots_start_their_servers_at_once_and_stop_them_together(monkeypatch, s
         lab, timeout=60, memory_mb=None, jobs=2, start_servers=start_servers
     )
     base = lab.config.student_uid
-    made = ["made 0", "made 1"] if start_servers else []
+    made = ["made spawner"] if start_servers else []
     assert log == [*made, f"user {base}", f"user {base + 1}"]
+    log.clear()
     for slot in grader.all_slots:
         slot.runner.ensure_server()
-    assert grader.server_seconds() == 7.0
+    made = [] if start_servers else ["made spawner"]
+    assert log == [
+        *made, "ready spawner",
+        "made server 1", "ready server 1", "made server 2", "ready server 2",
+    ]  # fmt: skip
+    assert grader.server_seconds() == 4.0
     log.clear()
     grader.close()
-    assert log == ["quit 0", "quit 1", "closed 0", "closed 1"]
+    assert log == [
+        "quit server 1", "quit server 2", "quit spawner",
+        "closed server 1", "closed server 2", "closed spawner",
+    ]  # fmt: skip
 
 
 def test_the_reports_libraries_load_in_a_thread_while_the_last_submission_grades(monkeypatch):

@@ -154,10 +154,12 @@ def expect_done(reports: list[tuple[Report, int]], index: int) -> bool:
 
 @dataclass(frozen=True)
 class Setup:
-    """Parent -> server, once: what the judges need, read from the autograder zip."""
+    """Parent -> server, once: what the judges need, read from the autograder zip; with
+    ``spawner``, the server only forks servers (``SpawnRequest``), never a notebook or judge."""
 
     tests: dict[str, str]
     files: dict[str, bytes]
+    spawner: bool = False
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,18 @@ class Judged:
 
     verdict_json: str | None
     error: str = ""
+
+
+@dataclass(frozen=True)
+class SpawnRequest:
+    """Parent -> spawner: fork a server for one slot; it answers on a socket of its own."""
+
+
+@dataclass(frozen=True)
+class Spawned:
+    """Spawner -> parent: the new server's process id; its end of the socket follows."""
+
+    pid: int
 
 
 @dataclass(frozen=True)

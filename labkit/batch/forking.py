@@ -1,7 +1,8 @@
 """Supervision in ``labkit grade``: the fork server of a grading slot, and the runner over it.
 
-Each slot (one submission graded at a time) has its own server process (``labkit.batch.server``)
-and its own unprivileged user id, so that two notebooks graded at once cannot reach each other.
+Each slot (one submission graded at a time) has its own server process (``labkit.batch.server``,
+forked by a ``ServerSpawner``) and its own unprivileged user id, so that two notebooks graded at
+once cannot reach each other.
 ``ForkRunner`` is the pipeline's runner (``labkit.grader.pipeline``): each session is a child
 forked by the server, and this side sends it one cell at a time, waits for its report with the
 cell's limit, and kills its process group when the limit passes. The child's exit status comes
@@ -20,7 +21,7 @@ import sys
 import threading
 import time
 from multiprocessing.connection import Connection
-from multiprocessing.reduction import send_handle
+from multiprocessing.reduction import recv_handle, send_handle
 
 from labkit.batch import channel
 from labkit.batch.server import ONE_THREAD
@@ -34,34 +35,15 @@ END_SECONDS = 10.0
 POLL_SECONDS = 0.2
 
 
-class ForkServer:
-    """The parent's handle on one fork server process.
+class _ServerHandle:
+    """The parent's side of a server process (a fork server, or the spawner) and its socket."""
 
-    Made, the server is starting (importing the lab's libraries, preparing the judges' shared
-    results); ``wait_ready`` waits for it, so that a caller can start several at once.
-    """
-
-    def __init__(self, *, tests: dict[str, str], files: dict[str, bytes]):
-        ours, theirs = socket.socketpair()
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "labkit.batch.server", str(theirs.fileno())],
-                pass_fds=[theirs.fileno()],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                env={**os.environ, **ONE_THREAD},
-                start_new_session=True,  # Ctrl-C in the terminal is the parent's alone
-            )
-        finally:
-            theirs.close()
-        self.conn = Connection(ours.detach())
+    def __init__(self, process, conn: Connection):
+        self.process = process
+        self.conn = conn
         self.start_seconds: float | None = None  # the server's own, once it is ready
-        try:
-            self.conn.send(channel.Setup(tests=tests, files=files))
-        except OSError:
-            pass  # it died at once: wait_ready says so
 
-    def wait_ready(self) -> ForkServer:
+    def wait_ready(self):
         """Wait until the server can fork (``GraderFault`` if it never says so)."""
         if self.start_seconds is None:
             ready = self.receive(SERVER_START_SECONDS)
@@ -84,6 +66,63 @@ class ForkServer:
         except (EOFError, OSError):
             return None
 
+    def ask_to_quit(self) -> None:
+        """Tell the server to stop, without waiting (``close`` waits)."""
+        with contextlib.suppress(OSError):
+            self.conn.send(channel.Quit())
+        with contextlib.suppress(OSError):
+            self.conn.close()
+
+    def close(self) -> None:
+        """Stop the server (and so whatever it still has running)."""
+        self.ask_to_quit()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _start_server(setup: channel.Setup) -> tuple[subprocess.Popen, Connection]:
+    """Start ``python -m labkit.batch.server`` and send it ``setup``; do not wait for it."""
+    ours, theirs = socket.socketpair()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "labkit.batch.server", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            env={**os.environ, **ONE_THREAD},
+            start_new_session=True,  # Ctrl-C in the terminal is the parent's alone
+        )
+    finally:
+        theirs.close()
+    conn = Connection(ours.detach())
+    try:
+        conn.send(setup)
+    except OSError:
+        pass  # it died at once: wait_ready says so
+    return process, conn
+
+
+class ForkServer(_ServerHandle):
+    """The parent's handle on one fork server process.
+
+    Made, the server is starting (importing the lab's libraries, preparing the judges' shared
+    results); ``wait_ready`` waits for it, so that a caller can start several at once. A
+    ``ServerSpawner`` makes them faster (``adopt``).
+    """
+
+    def __init__(self, *, tests: dict[str, str], files: dict[str, bytes]):
+        super().__init__(*_start_server(channel.Setup(tests=tests, files=files)))
+
+    @classmethod
+    def adopt(cls, pid: int, conn: Connection) -> ForkServer:
+        """The handle on a server the spawner forked (process ``pid``, answering on ``conn``)."""
+        server = cls.__new__(cls)
+        _ServerHandle.__init__(server, _SpawnedProcess(pid), conn)
+        return server
+
     def run(self, request: channel.RunRequest, fds: list[int]) -> int:
         """Ask for a child running a notebook; return its process id."""
         self.wait_ready()
@@ -104,21 +143,64 @@ class ForkServer:
             raise GraderFault("the grading server stopped while judging")
         return judged
 
-    def ask_to_quit(self) -> None:
-        """Tell the server to stop, without waiting (``close`` waits)."""
-        with contextlib.suppress(OSError):
-            self.conn.send(channel.Quit())
-        with contextlib.suppress(OSError):
-            self.conn.close()
 
-    def close(self) -> None:
-        """Stop the server (and so whatever it still has running)."""
-        self.ask_to_quit()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+class ServerSpawner(_ServerHandle):
+    """The parent's handle on the spawner: a server that imports the lab's libraries and
+    prepares the judges' shared results once, then forks a fork server for each slot that asks
+    (``spawn``), instead of each slot's server doing all of it at once on the same cores.
+    It never runs a notebook or a judge.
+    """
+
+    def __init__(self, *, tests: dict[str, str], files: dict[str, bytes]):
+        super().__init__(*_start_server(channel.Setup(tests=tests, files=files, spawner=True)))
+        self._lock = threading.Lock()  # the slots' threads ask one at a time
+
+    def spawn(self) -> ForkServer:
+        """A new fork server, forked from the spawner (``GraderFault`` if it cannot be)."""
+        with self._lock:
+            self.wait_ready()
+            try:
+                self.conn.send(channel.SpawnRequest())
+                spawned = self.receive(SERVER_START_SECONDS)
+                if not isinstance(spawned, channel.Spawned):
+                    raise GraderFault(f"the grading server did not start ({spawned!r})")
+                return ForkServer.adopt(spawned.pid, Connection(recv_handle(self.conn)))
+            except (EOFError, OSError) as exc:  # OSError: a kernel without pidfds (< 5.3)
+                raise GraderFault(f"the grading server did not start ({exc})") from None
+
+
+class _SpawnedProcess:
+    """A server the spawner forked: not this process's child, so it is watched through a pidfd
+    (readable once the process has exited) and killed through it."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.returncode: int | None = None  # -1 once gone: its status is the spawner's
+        self._fd = os.pidfd_open(pid)
+
+    def poll(self) -> int | None:
+        """None while it runs."""
+        if self.returncode is None and select.select([self._fd], [], [], 0)[0]:
+            self._gone()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait until it has exited (``subprocess.TimeoutExpired`` after ``timeout``)."""
+        if self.returncode is None:
+            if not select.select([self._fd], [], [], timeout)[0]:
+                raise subprocess.TimeoutExpired(f"grading server {self.pid}", timeout)
+            self._gone()
+        return self.returncode
+
+    def kill(self) -> None:
+        """Kill it, if it still runs."""
+        if self.returncode is None:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(self._fd, signal.SIGKILL)
+
+    def _gone(self) -> None:
+        self.returncode = -1
+        os.close(self._fd)
 
 
 class ForkSession:
@@ -264,11 +346,6 @@ class ForkRunner:
         self.stopping = stopping
         self.confinement: isolation.Confinement | None = None
         self.server_seconds = 0.0  # spent starting servers (the imports they pay once)
-
-    def launch(self) -> None:
-        """Start the slot's server now, without waiting for it (``ensure_server`` waits)."""
-        if self.server is None:
-            self.server = self._server_factory()
 
     def ensure_server(self) -> ForkServer:
         """The slot's server, started (again) if needed, and ready."""

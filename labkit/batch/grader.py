@@ -14,7 +14,7 @@ import threading
 import time
 
 from labkit import intake
-from labkit.batch.forking import ForkRunner, ForkServer
+from labkit.batch.forking import ForkRunner, ForkServer, ServerSpawner
 from labkit.gradebook import written
 from labkit.gradebook.outcome import Outcome, Status
 from labkit.grader import pipeline
@@ -27,12 +27,10 @@ from labkit.intake import Autograder, InvalidSubmission, Submission
 class Slot:
     """One submission graded at a time: a fork server and an unprivileged user of its own."""
 
-    def __init__(self, autograder: Autograder, *, memory_mb: int, stopping: threading.Event):
+    def __init__(self, server_factory, *, memory_mb: int, stopping: threading.Event):
         self.user = StudentUser(None, "no user was claimed for this slot yet")
         self.runner = ForkRunner(
-            server_factory=lambda: ForkServer(tests=autograder.tests, files=autograder.files),
-            memory_mb=memory_mb,
-            stopping=stopping,
+            server_factory=server_factory, memory_mb=memory_mb, stopping=stopping
         )
 
     def judge(self, record: bytes | None) -> Verdict:
@@ -47,8 +45,10 @@ class Grader:
     """Grades submissions, ``jobs`` at a time, each slot with its own server and user.
 
     Nothing of the calling process changes for good: the servers are this grader's own
-    processes, started when it is made (or, with ``start_servers=False``, on first use) and
-    stopped by ``close``.
+    processes, stopped by ``close``. The slots' servers are forked by one spawner
+    (``ServerSpawner``), which starts when the grader is made (or, with
+    ``start_servers=False``, on first use): the lab's libraries are imported and the judges'
+    shared results computed once, not once per slot.
     """
 
     def __init__(
@@ -71,12 +71,15 @@ class Grader:
         )
         self.stopping = threading.Event()
         self.slots: queue.Queue[Slot] = queue.Queue()
-        self.all_slots = []
-        for _ in range(jobs):
-            slot = Slot(autograder, memory_mb=self.config.memory_mb, stopping=self.stopping)
-            if start_servers:  # now, so that they start while the users are claimed and checked
-                slot.runner.launch()
-            self.all_slots.append(slot)
+        self.spawner: ServerSpawner | None = None
+        self.spawner_seconds = 0.0  # the spawners' starts (one, unless one died)
+        self._spawner_lock = threading.Lock()
+        if start_servers:  # now, so that it starts while the users are claimed and checked
+            self._ready_spawner(wait=False)
+        self.all_slots = [
+            Slot(self._new_server, memory_mb=self.config.memory_mb, stopping=self.stopping)
+            for _ in range(jobs)
+        ]
         self.shared_files: SharedFiles | None = None
         try:
             for k, slot in enumerate(self.all_slots):
@@ -96,8 +99,29 @@ class Grader:
         return sorted({slot.user.note() for slot in self.all_slots if slot.user.note()})
 
     def server_seconds(self) -> float:
-        """The time the slots spent starting their grading servers."""
-        return round(sum(slot.runner.server_seconds for slot in self.all_slots), 3)
+        """The time spent starting grading servers: the spawner's, then each slot's."""
+        slots = sum(slot.runner.server_seconds for slot in self.all_slots)
+        return round(self.spawner_seconds + slots, 3)
+
+    def _ready_spawner(self, *, wait: bool = True) -> ServerSpawner:
+        """The spawner, started (again, if it died); with ``wait``, once it is ready."""
+        with self._spawner_lock:
+            if self.spawner is not None and not self.spawner.alive():
+                self.spawner.close()
+                self.spawner = None
+            if self.spawner is None:
+                self.spawner = ServerSpawner(
+                    tests=self.autograder.tests, files=self.autograder.files
+                )
+            spawner = self.spawner
+            if wait and spawner.start_seconds is None:
+                spawner.wait_ready()
+                self.spawner_seconds += spawner.start_seconds
+        return spawner
+
+    def _new_server(self) -> ForkServer:
+        """A fork server for a slot, forked by the spawner."""
+        return self._ready_spawner().spawn()
 
     def grade(self, submission: Submission) -> Outcome:
         """Grade one submission; never raises for anything the submission contains."""
@@ -165,10 +189,15 @@ class Grader:
         self.stopping.set()
 
     def close(self) -> None:
-        """Stop the slots' servers (and whatever they still run), all at once."""
+        """Stop the slots' servers (and whatever they still run) and the spawner, all at once."""
         for slot in self.all_slots:
             slot.runner.ask_to_quit()
+        if self.spawner is not None:
+            self.spawner.ask_to_quit()
         for slot in self.all_slots:
             slot.runner.close()
+        if self.spawner is not None:
+            self.spawner.close()
+            self.spawner = None
         if self.shared_files is not None:
             self.shared_files.remove()

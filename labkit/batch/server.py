@@ -1,9 +1,12 @@
 """The fork server of ``labkit grade``: a clean process that forks the children of one grading slot.
 
-Started by the parent (``python -m labkit.batch.server FD``) with the parent's environment, it
-imports otter and the lab's libraries once (``PRELOAD``), so that each child starts warm, and
-never runs student code itself, so that a process forked from it is clean. It becomes a
-subreaper, so that whatever a child leaves running is its to kill. It forks two kinds of child:
+Started by the parent (``python -m labkit.batch.server FD``) with the parent's environment (and
+``ONE_THREAD``), it imports otter and the lab's libraries once (``PRELOAD``), so that each child
+starts warm, and never runs student code itself, so that a process forked from it is clean.
+``labkit grade`` starts one as a spawner: once ready, it only forks a server per slot
+(``SpawnRequest``), each a copy of it answering on a socket of its own, so that the slots pay
+the imports and the shared results once. A server becomes a subreaper, so that whatever a child
+leaves running is its to kill. It forks two kinds of child:
 
 - ``run_student`` (untrusted): its own session, no network and a filesystem of its own (its
   folder and the runtime only) where the OS allows them, a memory cap, every inherited
@@ -25,12 +28,14 @@ import gc
 import importlib
 import json
 import os
+import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
 from multiprocessing.connection import Connection
-from multiprocessing.reduction import recv_handle
+from multiprocessing.reduction import recv_handle, send_handle
 from pathlib import Path
 
 from labkit.batch import channel
@@ -185,7 +190,8 @@ def _serve_judge(conn: Connection, request: channel.JudgeRequest, tests, files_d
 
 
 def serve(conn: Connection) -> None:
-    """Answer the parent's requests until it says ``Quit`` or goes away."""
+    """Answer the parent's requests until it says ``Quit`` or goes away; as a spawner (the
+    setup says so), fork a server for each ``SpawnRequest`` instead."""
     setup = conn.recv()
     if not isinstance(setup, channel.Setup):
         raise SystemExit("labkit.batch.server: expected the setup first")
@@ -194,7 +200,6 @@ def serve(conn: Connection) -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)  # a no-op where the environment did it; inherited by every child
-    processes.become_subreaper()
     with tempfile.TemporaryDirectory(prefix="labkit-judge-") as folder:
         from labkit.grader import judging
 
@@ -204,18 +209,87 @@ def serve(conn: Connection) -> None:
         gc.collect()  # what prepare compiled (the test files' code) is gone before any fork
         gc.freeze()  # children's collections skip what is here: fewer pages copied per fork
         conn.send(channel.Ready(os.getpid(), round(time.monotonic() - _STARTED, 3)))
-        while True:
-            try:
-                request = conn.recv()
-            except (EOFError, OSError):
-                break
-            if isinstance(request, channel.RunRequest):
-                _serve_run(conn, request, setup.tests)
-            elif isinstance(request, channel.JudgeRequest):
-                _serve_judge(conn, request, setup.tests, files_dir)
-            else:
-                break
+        if setup.spawner:
+            _spawn_servers(conn, setup.tests, files_dir)
+            return
+        processes.become_subreaper()
+        _serve_requests(conn, setup.tests, files_dir)
     processes.kill_descendants()
+
+
+def _requests(conn: Connection):
+    """The parent's requests, one at a time, until it goes away."""
+    while True:
+        try:
+            yield conn.recv()
+        except (EOFError, OSError):
+            return
+
+
+def _serve_requests(conn: Connection, tests: dict[str, str], files_dir: Path) -> None:
+    for request in _requests(conn):
+        if isinstance(request, channel.RunRequest):
+            _serve_run(conn, request, tests)
+        elif isinstance(request, channel.JudgeRequest):
+            _serve_judge(conn, request, tests, files_dir)
+        else:
+            break
+
+
+def _spawn_servers(conn: Connection, tests: dict[str, str], files_dir: Path) -> None:
+    """The spawner's loop: fork a server per request, passing the parent its socket's end."""
+    for request in _requests(conn):
+        if not isinstance(request, channel.SpawnRequest):
+            break
+        asked = time.monotonic()
+        ours, theirs = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            ours.close()
+            conn.close()
+            _run_spawned(Connection(theirs.detach()), tests, files_dir, asked)
+        theirs.close()
+        conn.send(channel.Spawned(pid))
+        send_handle(conn, ours.fileno(), pid)
+        ours.close()
+        _reap_exited()
+    # Told to quit: the parent stops the servers too. Waiting for them keeps no zombie, and
+    # their time (their children's included) is counted in this process's, as the parent sees.
+    with contextlib.suppress(ChildProcessError):
+        while True:
+            os.waitpid(-1, 0)
+
+
+def _run_spawned(conn: Connection, tests: dict[str, str], files_dir: Path, asked: float):
+    """A server forked by the spawner: its judges get a copy of the grading files of their own
+    (the spawner's is gone when it quits), then it answers the parent on ``conn``. Never
+    returns: it must not unwind into the spawner's frames (and remove the spawner's folder)."""
+    status = 0
+    try:
+        processes.become_subreaper()
+        with tempfile.TemporaryDirectory(prefix="labkit-judge-") as folder:
+            from labkit.grader import judging
+
+            own = Path(folder) / "files"
+            shutil.copytree(files_dir, own)
+            judging.prepare(tests, files_dir=own)  # recomputes none: it finds them by content
+            gc.collect()  # as in the spawner: the test files' code is gone before any fork
+            conn.send(channel.Ready(os.getpid(), round(time.monotonic() - asked, 3)))
+            _serve_requests(conn, tests, own)
+        processes.kill_descendants()
+    except BaseException:
+        status = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+
+def _reap_exited() -> None:
+    """Collect the spawned servers that have exited (they are the spawner's children)."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
 
 
 def main(argv: list[str]) -> None:
