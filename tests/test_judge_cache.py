@@ -197,15 +197,16 @@ def test_judging_with_and_without_prepare_gives_one_verdict(counting, tmp_path):
 
 def _record_answers(autograder, paths: list[Path]) -> dict[str, bytes | None]:
     """Run each notebook as ``labkit grade`` does and keep its record of answers, unjudged."""
-    from labkit.batch.forking import ForkRunner, ForkServer
+    from labkit.batch.forking import ForkRunner, ServerSpawner
     from labkit.grader import pipeline
     from labkit.grader.isolation import student_user
     from labkit.intake import read_notebook
 
     slots = 2
+    spawner = ServerSpawner(tests=autograder.tests, files=autograder.files)
     runners = [
         ForkRunner(
-            server_factory=lambda: ForkServer(tests=autograder.tests, files=autograder.files),
+            server_factory=spawner.spawn,
             memory_mb=autograder.config.memory_mb,
             stopping=threading.Event(),
         )
@@ -247,6 +248,7 @@ def _record_answers(autograder, paths: list[Path]) -> dict[str, bytes | None]:
     finally:
         for runner in runners:
             runner.close()
+        spawner.close()
 
 
 @pytest.fixture(scope="module")
@@ -283,16 +285,17 @@ def test_prepare_finds_every_shared_computation_of_the_lab(lab):
 @pytest.mark.graded
 def test_cached_and_uncached_judges_agree_on_the_corpus(lab, corpus_records, tmp_path):
     """On every corpus submission, do a judge computing the shared work itself, one reusing it in
-    this process and one forked by a fork server that prepared it give the same verdict, with the
-    table's scores?"""
+    this process and one forked by a fork server of a spawner that prepared it give the same
+    verdict, with the table's scores?"""
     from test_corpus import EXPECTED
     from threadpoolctl import threadpool_limits
 
-    from labkit.batch.forking import ForkServer
+    from labkit.batch.forking import ServerSpawner
 
     files_dir = judging.materialize(lab.files, tmp_path / "files")
     assert set(corpus_records) == set(EXPECTED)
-    server = ForkServer(tests=lab.tests, files=lab.files)
+    spawner = ServerSpawner(tests=lab.tests, files=lab.files)
+    server = spawner.spawn()
     limits = threadpool_limits(1)  # as in the fork server's judges
     try:
         reference.forget()
@@ -309,6 +312,7 @@ def test_cached_and_uncached_judges_agree_on_the_corpus(lab, corpus_records, tmp
     finally:
         limits.restore_original_limits()
         server.close()
+        spawner.close()
         reference.forget()
 
 

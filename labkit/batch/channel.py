@@ -154,17 +154,15 @@ def expect_done(reports: list[tuple[Report, int]], index: int) -> bool:
 
 @dataclass(frozen=True)
 class Setup:
-    """Parent -> server, once: what the judges need, read from the autograder zip; with
-    ``spawner``, the server only forks servers (``SpawnRequest``), never a notebook or judge."""
+    """Parent -> spawner, once: what the judges need, read from the autograder zip."""
 
     tests: dict[str, str]
     files: dict[str, bytes]
-    spawner: bool = False
 
 
 @dataclass(frozen=True)
 class Ready:
-    """Server -> parent: the server has imported the lab's libraries and can fork; it took
+    """Spawner or server -> parent: it has imported the lab's libraries and can fork; it took
     ``seconds`` from its start."""
 
     pid: int

@@ -36,7 +36,8 @@ POLL_SECONDS = 0.2
 
 
 class _ServerHandle:
-    """The parent's side of a server process (a fork server, or the spawner) and its socket."""
+    """The parent's side of a grading server process (a fork server, or the spawner) and its
+    socket."""
 
     def __init__(self, process, conn: Connection):
         self.process = process
@@ -83,45 +84,9 @@ class _ServerHandle:
             self.process.wait()
 
 
-def _start_server(setup: channel.Setup) -> tuple[subprocess.Popen, Connection]:
-    """Start ``python -m labkit.batch.server`` and send it ``setup``; do not wait for it."""
-    ours, theirs = socket.socketpair()
-    try:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "labkit.batch.server", str(theirs.fileno())],
-            pass_fds=[theirs.fileno()],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            env={**os.environ, **ONE_THREAD},
-            start_new_session=True,  # Ctrl-C in the terminal is the parent's alone
-        )
-    finally:
-        theirs.close()
-    conn = Connection(ours.detach())
-    try:
-        conn.send(setup)
-    except OSError:
-        pass  # it died at once: wait_ready says so
-    return process, conn
-
-
 class ForkServer(_ServerHandle):
-    """The parent's handle on one fork server process.
-
-    Made, the server is starting (importing the lab's libraries, preparing the judges' shared
-    results); ``wait_ready`` waits for it, so that a caller can start several at once. A
-    ``ServerSpawner`` makes them faster (``adopt``).
-    """
-
-    def __init__(self, *, tests: dict[str, str], files: dict[str, bytes]):
-        super().__init__(*_start_server(channel.Setup(tests=tests, files=files)))
-
-    @classmethod
-    def adopt(cls, pid: int, conn: Connection) -> ForkServer:
-        """The handle on a server the spawner forked (process ``pid``, answering on ``conn``)."""
-        server = cls.__new__(cls)
-        _ServerHandle.__init__(server, _SpawnedProcess(pid), conn)
-        return server
+    """The parent's handle on one slot's fork server, forked by the spawner
+    (``ServerSpawner.spawn``); ``wait_ready`` waits until it can fork."""
 
     def run(self, request: channel.RunRequest, fds: list[int]) -> int:
         """Ask for a child running a notebook; return its process id."""
@@ -148,12 +113,28 @@ class ServerSpawner(_ServerHandle):
     """The parent's handle on the spawner: a server that imports the lab's libraries and
     prepares the judges' shared results once, then forks a fork server for each slot that asks
     (``spawn``), instead of each slot's server doing all of it at once on the same cores.
-    It never runs a notebook or a judge.
+    It never runs a notebook or a judge. Made, it is starting; ``wait_ready`` waits for it.
     """
 
     def __init__(self, *, tests: dict[str, str], files: dict[str, bytes]):
-        super().__init__(*_start_server(channel.Setup(tests=tests, files=files, spawner=True)))
+        ours, theirs = socket.socketpair()
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "labkit.batch.server", str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                env={**os.environ, **ONE_THREAD},
+                start_new_session=True,  # Ctrl-C in the terminal is the parent's alone
+            )
+        finally:
+            theirs.close()
+        super().__init__(process, Connection(ours.detach()))
         self._lock = threading.Lock()  # the slots' threads ask one at a time
+        try:
+            self.conn.send(channel.Setup(tests=tests, files=files))
+        except OSError:
+            pass  # it died at once: wait_ready says so
 
     def spawn(self) -> ForkServer:
         """A new fork server, forked from the spawner (``GraderFault`` if it cannot be)."""
@@ -164,7 +145,8 @@ class ServerSpawner(_ServerHandle):
                 spawned = self.receive(SERVER_START_SECONDS)
                 if not isinstance(spawned, channel.Spawned):
                     raise GraderFault(f"the grading server did not start ({spawned!r})")
-                return ForkServer.adopt(spawned.pid, Connection(recv_handle(self.conn)))
+                process = _SpawnedProcess(spawned.pid)
+                return ForkServer(process, Connection(recv_handle(self.conn)))
             except (EOFError, OSError) as exc:  # OSError: a kernel without pidfds (< 5.3)
                 raise GraderFault(f"the grading server did not start ({exc})") from None
 

@@ -1,12 +1,12 @@
-"""The fork server of ``labkit grade``: a clean process that forks the children of one grading slot.
+"""The grading servers of ``labkit grade``: clean processes that fork the children of a slot.
 
-Started by the parent (``python -m labkit.batch.server FD``) with the parent's environment (and
-``ONE_THREAD``), it imports otter and the lab's libraries once (``PRELOAD``), so that each child
-starts warm, and never runs student code itself, so that a process forked from it is clean.
-``labkit grade`` starts one as a spawner: once ready, it only forks a server per slot
-(``SpawnRequest``), each a copy of it answering on a socket of its own, so that the slots pay
-the imports and the shared results once. A server becomes a subreaper, so that whatever a child
-leaves running is its to kill. It forks two kinds of child:
+The parent starts one spawner (``python -m labkit.batch.server FD``) with its environment and
+``ONE_THREAD``. The spawner imports otter and the lab's libraries once (``PRELOAD``), so that each
+child starts warm, computes what the judges share, then forks a server per slot on request
+(``SpawnRequest``), each a copy of it answering the parent on a socket of its own; so the slots
+pay the imports and the shared results once. None of them runs student code, so that a process
+forked from them is clean. A server becomes a subreaper, so that whatever a child leaves running
+is its to kill. It forks two kinds of child:
 
 - ``run_student`` (untrusted): its own session, no network and a filesystem of its own (its
   folder and the runtime only) where the OS allows them, a memory cap, every inherited
@@ -15,10 +15,10 @@ leaves running is its to kill. It forks two kinds of child:
 - ``run_judge`` (trusted): parses and judges a record of answers in the grading files' folder
   and writes the verdict on a pipe to the server, which passes it on.
 
-Before it forks any child, the server computes what the hidden tests share
+Before it forks any server, the spawner computes what the hidden tests share
 (``labkit.grader.judging.prepare``), so that every judge inherits it instead of computing it
 again; a student's child drops it, and the hidden tests' sources, before anything else (the
-grading files the server keeps only on disk, in a folder of its own).
+grading files the spawner keeps only on disk, in a folder of its own that outlives its servers).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import gc
 import importlib
 import json
 import os
-import shutil
 import signal
 import socket
 import sys
@@ -190,8 +189,8 @@ def _serve_judge(conn: Connection, request: channel.JudgeRequest, tests, files_d
 
 
 def serve(conn: Connection) -> None:
-    """Answer the parent's requests until it says ``Quit`` or goes away; as a spawner (the
-    setup says so), fork a server for each ``SpawnRequest`` instead."""
+    """The spawner: prepare once, then fork a server for each ``SpawnRequest`` until the
+    parent says ``Quit`` or goes away."""
     setup = conn.recv()
     if not isinstance(setup, channel.Setup):
         raise SystemExit("labkit.batch.server: expected the setup first")
@@ -209,12 +208,7 @@ def serve(conn: Connection) -> None:
         gc.collect()  # what prepare compiled (the test files' code) is gone before any fork
         gc.freeze()  # children's collections skip what is here: fewer pages copied per fork
         conn.send(channel.Ready(os.getpid(), round(time.monotonic() - _STARTED, 3)))
-        if setup.spawner:
-            _spawn_servers(conn, setup.tests, files_dir)
-            return
-        processes.become_subreaper()
-        _serve_requests(conn, setup.tests, files_dir)
-    processes.kill_descendants()
+        _spawn_servers(conn, setup.tests, files_dir)
 
 
 def _requests(conn: Connection):
@@ -237,45 +231,43 @@ def _serve_requests(conn: Connection, tests: dict[str, str], files_dir: Path) ->
 
 
 def _spawn_servers(conn: Connection, tests: dict[str, str], files_dir: Path) -> None:
-    """The spawner's loop: fork a server per request, passing the parent its socket's end."""
-    for request in _requests(conn):
-        if not isinstance(request, channel.SpawnRequest):
-            break
-        asked = time.monotonic()
-        ours, theirs = socket.socketpair()
-        pid = os.fork()
-        if pid == 0:
+    """The spawner's loop: fork a server per request, passing the parent its socket's end.
+
+    Then it waits for its servers (the parent stops them too): their judges read ``files_dir``,
+    which must outlive them; no zombie is kept; and their time, their children's included, is
+    counted in the spawner's, as the parent sees it.
+    """
+    try:
+        for request in _requests(conn):
+            if not isinstance(request, channel.SpawnRequest):
+                break
+            asked = time.monotonic()
+            ours, theirs = socket.socketpair()
+            pid = os.fork()
+            if pid == 0:
+                ours.close()
+                conn.close()
+                _run_spawned(Connection(theirs.detach()), tests, files_dir, asked)
+            theirs.close()
+            conn.send(channel.Spawned(pid))
+            send_handle(conn, ours.fileno(), pid)
             ours.close()
-            conn.close()
-            _run_spawned(Connection(theirs.detach()), tests, files_dir, asked)
-        theirs.close()
-        conn.send(channel.Spawned(pid))
-        send_handle(conn, ours.fileno(), pid)
-        ours.close()
-        _reap_exited()
-    # Told to quit: the parent stops the servers too. Waiting for them keeps no zombie, and
-    # their time (their children's included) is counted in this process's, as the parent sees.
-    with contextlib.suppress(ChildProcessError):
-        while True:
-            os.waitpid(-1, 0)
+            _reap_exited()
+    finally:
+        with contextlib.suppress(ChildProcessError):
+            while True:
+                os.waitpid(-1, 0)
 
 
 def _run_spawned(conn: Connection, tests: dict[str, str], files_dir: Path, asked: float):
-    """A server forked by the spawner: its judges get a copy of the grading files of their own
-    (the spawner's is gone when it quits), then it answers the parent on ``conn``. Never
-    returns: it must not unwind into the spawner's frames (and remove the spawner's folder)."""
+    """A server forked by the spawner: it answers the parent on ``conn``, its judges in the
+    spawner's ``files_dir``. Never returns: it must not unwind into the spawner's frames (and
+    remove the spawner's folder)."""
     status = 0
     try:
         processes.become_subreaper()
-        with tempfile.TemporaryDirectory(prefix="labkit-judge-") as folder:
-            from labkit.grader import judging
-
-            own = Path(folder) / "files"
-            shutil.copytree(files_dir, own)
-            judging.prepare(tests, files_dir=own)  # recomputes none: it finds them by content
-            gc.collect()  # as in the spawner: the test files' code is gone before any fork
-            conn.send(channel.Ready(os.getpid(), round(time.monotonic() - asked, 3)))
-            _serve_requests(conn, tests, own)
+        conn.send(channel.Ready(os.getpid(), round(time.monotonic() - asked, 3)))
+        _serve_requests(conn, tests, files_dir)
         processes.kill_descendants()
     except BaseException:
         status = 1
